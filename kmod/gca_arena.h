@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * gcarena's kernel glue: one arena per open file of /dev/gcarena.
+ *
+ * An arena owns a GC heap (gca_core.h), the memory that backs it, the
+ * process threads that mutate it, its root ranges and a kernel thread that
+ * collects it.  The files:
+ *   main.c   module init/exit, the misc device and its file operations
+ *   knobs.c  the gc_percent and memory_limit module parameters
+ *   arena.c  arena life cycle, mmap and page faults, backing memory
+ *   ioctl.c  argument checking and the ioctl handlers
+ *   cycle.c  the collector thread: handshakes, mark, sweep, pacing
+ *   roots.c  reading the process's stacks and root ranges
+ *   proc.c   /proc/gcarena
+ *
+ * Locks, outermost first:
+ *   gca_arenas_lock (mutex)  the list of arenas and its ids (arena.c)
+ *   mmap_lock of the process (the kernel's) -- taken by mmap and faults
+ *   arena->lock (mutex)      the heap, the thread list, root ranges, the
+ *                            cycle state and every counter below it.  Never
+ *                            held while touching user memory: a fault would
+ *                            take mmap_lock inside it.
+ *   arena->pages_rwsem       the backing page table; read by faults, written
+ *                            when pages are added or removed
+ *   i_mmap_rwsem (the kernel's) -- unmap_mapping_range, under arena->lock
+ *
+ * Kernel safety: every word read from the heap, a stack or a root range
+ * is a number, validated by the core before it names an object; every
+ * ioctl argument is checked before use; kernel metadata is never mapped
+ * to userspace (the control page is mapped read-only and never read back).
+ */
+#ifndef _GCA_ARENA_H
+#define _GCA_ARENA_H
+
+#include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/sched.h>
+#include <linux/wait.h>
+#include <linux/gcarena.h>
+#include "gca_core.h"
+
+#define GCA_MAX_THREADS		1024	/* registered threads per arena */
+#define GCA_MAX_ROOTS		1024	/* root ranges per arena */
+#define GCA_MAX_ROOT_BYTES	(1ULL << 32)	/* one root range */
+#define GCA_MAX_STACK_BYTES	(1ULL << 30)	/* one registered stack */
+#define GCA_MAX_RET_SPANS	4096	/* spans given back in one call */
+#define GCA_MAX_ARENAS_PER_MM	64
+#define GCA_FORCED_GC_PERIOD	(120 * HZ)	/* Go's forcegcperiod */
+#define GCA_PREEMPT_DELAY_MS	5	/* before a laggard is signalled */
+#define GCA_PREEMPT_RESEND_MS	100
+#define GCA_BACKING_CHUNK	(GCA_CHUNK_PAGES << (GCA_PAGE_SHIFT - PAGE_SHIFT))
+
+/* Why a cycle runs (stats and, later, tracepoints). */
+enum gca_gc_reason {
+	GCA_GC_NONE = 0,
+	GCA_GC_HEAP,		/* heap reached the trigger */
+	GCA_GC_FORCED,		/* none for GCA_FORCED_GC_PERIOD */
+	GCA_GC_MANUAL,		/* gca_collect() */
+};
+
+/* A registered mutator thread.  Protected by arena->lock. */
+struct gca_thread {
+	struct list_head node;		/* arena->threads */
+	struct task_struct *task;	/* holds a reference */
+	u32 tid;
+	u64 stack_lo, stack_hi;		/* untrusted user addresses */
+	u64 acked_seq;			/* last handshake answered */
+	u64 scanned_seq;		/* last cycle its stack was scanned in */
+	u64 signalled_seq;		/* last handshake it was signalled for */
+	unsigned long signalled_at;	/* jiffies */
+	struct list_head spans;		/* spans in its cache (span->list) */
+};
+
+/* A range registered with gca_add_roots.  Protected by arena->lock. */
+struct gca_root {
+	struct list_head node;		/* arena->roots */
+	u64 start, len;			/* untrusted user range */
+};
+
+struct gca_arena {
+	u32 id;
+	struct list_head node;		/* gca_arenas, under gca_arenas_lock */
+	struct mm_struct *mm;		/* creator; mmgrab()ed: identity only */
+	struct pid *pid;		/* creator's thread group */
+	char comm[TASK_COMM_LEN];
+	kuid_t uid;
+	struct inode *inode;		/* private address_space for the maps */
+	struct proc_dir_entry *proc;
+	u64 created_ns;
+
+	struct mutex lock;		/* see the top of this file */
+	bool created;			/* GCA_IOC_CREATE done */
+	bool heap_mapped;		/* heap mmap done (once) */
+	bool dying;			/* release() began */
+	u32 preempt_signal;
+	struct gca_heap heap;
+	struct page *ctrl_page;
+	struct gca_ctrl *ctrl;		/* kernel address of ctrl_page */
+
+	/* knobs: own values, or the module's when !own */
+	bool gc_percent_own, memory_limit_own;
+	int gc_percent;
+	s64 memory_limit;
+
+	/* threads and roots */
+	struct list_head threads;
+	u32 nthreads;
+	unsigned long *tid_map;		/* GCA_MAX_THREADS bits */
+	struct list_head roots;
+	u32 nroots;
+
+	/* the cycle (Go's gcphase and work.*) */
+	struct task_struct *gc_thread;
+	wait_queue_head_t gc_wq;	/* the collector waits here */
+	wait_queue_head_t cycle_wq;	/* mutators wait here */
+	enum gca_phase phase;
+	enum gca_gc_reason request;	/* pending request, GCA_GC_NONE if none */
+	u64 hs_seq;			/* handshake sequence (== cycle start) */
+	u64 phase_gen;			/* bumped at every phase change */
+	u64 wake_gen;			/* bumped when the collector should look */
+	unsigned long phase_jiffies;	/* when the phase began */
+	bool kick;			/* a module knob changed */
+	bool roots_claimed;		/* a thread is scanning the roots */
+	bool roots_scanned;		/* root ranges scanned this cycle */
+	bool creating;			/* GCA_IOC_CREATE under way or done */
+	u32 collect_waiters;		/* process threads in GCA_IOC_COLLECT */
+	u64 roots_bytes;		/* stack + root bytes scanned last cycle */
+	u64 cycle_roots_bytes;		/* ... this cycle so far */
+	u64 next_gc, gc_trigger;
+	u64 stw_start_ns;
+	unsigned long last_gc_jiffies;
+
+	/* statistics (struct gca_stats) */
+	u32 num_gc, num_forced_gc;
+	u64 last_gc_ns;			/* wall clock */
+	u64 pause_total_ns;
+	u64 pause_ns[GCA_NUM_PAUSE];
+	u64 pause_end[GCA_NUM_PAUSE];
+	u64 gc_cpu_ns;
+
+	/* backing memory: [chunk][4 KiB page] -> page, see arena.c */
+	struct rw_semaphore pages_rwsem;
+	struct page ***backing;
+	u64 nbacking_chunks;
+};
+
+/* arena.c */
+extern struct mutex gca_arenas_lock;
+extern struct list_head gca_arenas;
+struct gca_arena *gca_arena_alloc(void);
+int gca_arena_create(struct gca_arena *a, const struct gca_create *arg);
+void gca_arena_destroy(struct gca_arena *a);
+int gca_arena_mmap(struct gca_arena *a, struct file *file,
+		   struct vm_area_struct *vma);
+int gca_fs_init(void);
+void gca_fs_exit(void);
+int gca_arena_fill_stats(struct gca_arena *a, struct gca_stats *st);
+
+/* knobs.c */
+int gca_parse_byte_count(const char *val, s64 *out);
+int gca_knob_gc_percent(void);
+s64 gca_knob_memory_limit(void);
+int gca_arena_gc_percent(struct gca_arena *a);
+s64 gca_arena_memory_limit(struct gca_arena *a);
+
+/* ioctl.c */
+long gca_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* cycle.c */
+int gca_cycle_start_thread(struct gca_arena *a);
+void gca_cycle_stop_thread(struct gca_arena *a);
+void gca_cycle_update_pacer(struct gca_arena *a);
+void gca_cycle_check_trigger(struct gca_arena *a);
+void gca_cycle_kick_all(void);
+int gca_handshake(struct gca_arena *a, struct gca_thread *t,
+		  const struct gca_handshake *hs, bool collect);
+bool gca_cycle_in_progress(struct gca_arena *a);
+
+/* threads.c */
+struct gca_thread *gca_thread_current(struct gca_arena *a);
+struct gca_span *gca_cached_span(struct gca_arena *a, struct gca_thread *t,
+				 u64 base);
+void gca_uncache_all(struct gca_arena *a, struct gca_thread *t);
+void gca_thread_drop(struct gca_arena *a, struct gca_thread *t);
+bool gca_thread_gone(struct gca_thread *t);
+int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
+			u64 uspans, u32 nspans);
+
+/* roots.c */
+int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len);
+int gca_scan_roots(struct gca_arena *a);
+
+/* proc.c */
+int gca_proc_init(void);
+void gca_proc_exit(void);
+int gca_proc_add_arena(struct gca_arena *a);
+void gca_proc_remove_arena(struct gca_arena *a);
+
+#endif /* _GCA_ARENA_H */

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * gcarena's GC core: the heap of one arena, free of device and mmap glue.
+ *
+ * The design is the Go runtime's (src/runtime/malloc.go, mheap.go,
+ * mcentral.go, mgcmark.go, mgcsweep.go, mgcpacer.go), adapted to a heap
+ * whose memory a user process can rewrite at any moment:
+ *
+ *  - The heap is a reserved range of GCA_PAGE_SIZE (8 KiB) pages.  Page
+ *    numbers and byte offsets are relative to the range; the user address
+ *    of offset 0 is h->user_base.  The heap grows upward in chunks of
+ *    GCA_CHUNK_PAGES pages; a chunk's metadata exists once it has grown.
+ *  - A span is a run of pages.  A free span sits on a free list (by size);
+ *    an in-use span holds objects of one span class (size class << 1 |
+ *    noscan) or one large object (size class 0).  Go 1.11's mheap: free
+ *    lists for 1..GCA_FREE_LISTS-1 pages, one list for larger runs,
+ *    coalescing with both neighbours on free.
+ *  - Every piece of metadata (span table, span structs, alloc/mark bits,
+ *    gray queue) is kernel memory.  Heap contents are read only through
+ *    ops->map() and every word read is untrusted: a value is a pointer only
+ *    if it falls inside an allocated object of an in-use span.
+ *  - Memory backing heap pages is the glue's business (ops->populate,
+ *    ops->release); the core counts it.
+ *
+ * Locking: the core takes no locks.  Every function here is called with
+ * the arena's heap lock held (kmod/arena.c), except the pure functions
+ * (size classes, pacer arithmetic).  A function that may run long
+ * (marking, sweeping, scavenging) calls cond_resched() every
+ * GCA_WORK_QUANTUM units of work and returns -EINTR early when
+ * ops->should_abort() says so.
+ */
+#ifndef _GCA_CORE_H
+#define _GCA_CORE_H
+
+#include "gca_env.h"
+#include <linux/gcarena.h>
+
+/* ---------------------------------------------------------------------
+ * Size classes (gca_sizeclass.c)
+ */
+
+/* Table of Go's size classes: class_to_size, class_to_allocnpages. */
+extern const u32 gca_class_size[GCA_NUM_SIZE_CLASSES];
+extern const u8 gca_class_npages[GCA_NUM_SIZE_CLASSES];
+
+/* Smallest class holding size bytes (1..GCA_MAX_SMALL_SIZE); 0 if none. */
+unsigned int gca_size_to_class(u64 size);
+/* Objects per span of class c (c >= 1). */
+u32 gca_class_nelems(unsigned int c);
+
+/* ---------------------------------------------------------------------
+ * Spans
+ */
+
+#define GCA_CHUNK_PAGES		512	/* 4 MiB of heap per chunk */
+#define GCA_FREE_LISTS		128	/* exact-size free lists, in pages */
+#define GCA_WORK_QUANTUM	256	/* objects/spans between cond_resched */
+#define GCA_OBLET_SIZE		(128 * 1024)	/* large objects scanned in pieces */
+
+enum gca_span_state {
+	GCA_SPAN_FREE = 1,	/* on a free list */
+	GCA_SPAN_INUSE,		/* holds objects */
+};
+
+struct gca_span {
+	struct list_head list;	/* FREE: free list; INUSE: class partial/full
+				 * list, large list, or (cached) the glue's
+				 * per-thread list */
+	struct list_head all;	/* INUSE: h->inuse, every in-use span */
+	u64 start;		/* first page */
+	u64 npages;
+	u64 elemsize;		/* bytes per object; large: npages pages */
+	u8 state;		/* enum gca_span_state */
+	u8 spanclass;		/* GCA_SPANCLASS(c, noscan); c == 0: large */
+	bool noscan;		/* objects hold no pointers: never scanned */
+	bool cached;		/* INUSE, handed to a thread cache */
+	bool scavenged;		/* FREE: every page released (no backing) */
+	bool needzero;		/* INUSE: free slots may hold old data */
+	u32 nelems;		/* objects in the span */
+	u32 nalloc;		/* allocated objects (bits set in alloc_bits) */
+	u32 nwords;		/* u64 words per bitmap */
+	u32 owner;		/* cached: the glue's thread id */
+	u32 divmul;		/* slot index = (offset * divmul) >> 32
+				 * (Go's mspan.divMul); 0 for large spans */
+	u64 *alloc_bits;	/* slot allocated (committed) */
+	u64 *mark_bits;		/* slot marked this cycle */
+	u64 *cache_bits;	/* cached: free slots handed to the cache */
+	u64 bits[];		/* storage for the three bitmaps */
+};
+
+struct gca_heap;
+
+/* What the core needs from its host (the kernel glue or a unit test). */
+struct gca_heap_ops {
+	/*
+	 * Back pages [first, first + n) with zeroed or reused memory.
+	 * Returns bytes newly backed (>= 0) or -ENOMEM; *all_fresh is set to
+	 * true when every page was newly backed (so it reads as zero).
+	 */
+	s64 (*populate)(struct gca_heap *h, u64 first, u64 n, bool *all_fresh);
+	/* Drop the backing of pages [first, first + n); returns bytes freed. */
+	u64 (*release)(struct gca_heap *h, u64 first, u64 n);
+	/*
+	 * Kernel address of heap byte offset off, valid for *len bytes
+	 * (at least 8, up to the end of its backing page), or NULL when that
+	 * page has no backing.
+	 */
+	const void *(*map)(struct gca_heap *h, u64 off, u64 *len);
+	/* True when long work should stop (thread stopping, process dying). */
+	bool (*should_abort)(struct gca_heap *h);
+};
+
+/* ---------------------------------------------------------------------
+ * Gray queue (gca_mark.c): explicit, never recursion.
+ */
+
+#define GCA_GRAY_BLOCK_ENTRIES	510
+struct gca_gray_block {
+	struct gca_gray_block *next;
+	u64 n;
+	u64 ent[GCA_GRAY_BLOCK_ENTRIES];	/* heap offsets to scan */
+};
+
+struct gca_grayq {
+	struct gca_gray_block *head;	/* top block, LIFO */
+	struct gca_gray_block *spare;	/* one cached empty block */
+	u64 nblocks;
+	u64 max_blocks;		/* cap; beyond it pushes overflow */
+	bool overflow;		/* a marked object was not queued */
+	u64 overflows;		/* times overflow recovery ran (stat) */
+};
+
+/* ---------------------------------------------------------------------
+ * The heap
+ */
+
+struct gca_heap {
+	const struct gca_heap_ops *ops;
+	void *priv;			/* the host's */
+	u64 npages;			/* reserved pages */
+	u64 grown_pages;		/* pages with metadata: [0, grown) */
+	u64 user_base;			/* user address of offset 0; 0: none */
+	struct gca_span ***span_table;	/* [chunk][page in chunk]; for an
+					 * in-use span every page points to
+					 * it, for a free span its first and
+					 * last page, else NULL */
+	u64 nchunks;			/* entries in span_table */
+	struct list_head free[GCA_FREE_LISTS];	/* free spans by npages */
+	struct list_head free_large;	/* free spans >= GCA_FREE_LISTS */
+	struct list_head partial[GCA_NUM_SPAN_CLASSES];	/* free slots */
+	struct list_head full[GCA_NUM_SPAN_CLASSES];	/* no free slot */
+	struct list_head large;		/* in-use large spans */
+	struct list_head inuse;		/* every in-use span, via ->all */
+	struct gca_grayq gray;
+
+	/* statistics and pacer inputs (bytes unless said) */
+	u64 heap_alloc;		/* committed allocated objects */
+	u64 heap_objects;
+	u64 heap_inuse;		/* in-use spans */
+	u64 heap_live;		/* heap_alloc + free slots of cached spans */
+	u64 heap_backed;	/* bytes with backing memory */
+	u64 heap_marked;	/* marked by the last completed mark */
+	u64 meta_bytes;		/* kernel memory for metadata */
+	u64 total_alloc;	/* cumulative */
+	u64 mallocs;		/* cumulative objects */
+	u64 frees;		/* cumulative objects */
+	u64 marked_objects;	/* this mark */
+	u64 marked_bytes;	/* this mark; heap_marked when it completes */
+	u64 scanned_bytes;	/* this mark */
+	u64 nspans_inuse;
+};
+
+int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
+		  const struct gca_heap_ops *ops, void *priv);
+/* Frees all metadata; backing memory is the host's to free. */
+void gca_heap_destroy(struct gca_heap *h);
+
+/* The in-use span holding heap offset off, or NULL (untrusted off). */
+struct gca_span *gca_span_of(struct gca_heap *h, u64 off);
+
+/* ---- page heap (gca_pageheap.c) ---- */
+/* Allocate a run of npages (grows the heap as needed); NULL if none. */
+struct gca_span *gca_pages_alloc(struct gca_heap *h, u64 npages);
+/*
+ * The same, with the span struct sized for three bitmaps of nwords words
+ * each (gca_span.c; gca_pages_alloc() gives nwords 1).  The span is
+ * GCA_SPAN_INUSE, its bitmaps zero, on no list and not counted in the
+ * heap_inuse statistics: that is the caller's business.
+ */
+struct gca_span *gca_pages_alloc_bits(struct gca_heap *h, u64 npages,
+				      u32 nwords);
+/* Give the pages of an in-use span back; s is freed. */
+void gca_pages_free(struct gca_heap *h, struct gca_span *s);
+/*
+ * Release the backing of free pages, scavenged spans skipped, until
+ * h->heap_backed <= target or no free page is backed; returns bytes
+ * released.
+ */
+u64 gca_scavenge(struct gca_heap *h, u64 target_backed);
+
+/* ---- central lists (gca_span.c) ---- */
+/*
+ * A span of spanclass (size class >= 1) with at least one free slot, for
+ * a thread cache: s->cached is set, s->cache_bits holds the slots handed
+ * out; the caller links s->list to its own list.  heap_live grows by the
+ * free slots.  NULL with *err = -ENOMEM or -EINVAL.
+ */
+struct gca_span *gca_span_refill(struct gca_heap *h, unsigned int spanclass,
+				 u32 owner, int *err);
+/* The cache gives s back: cache slots below freeindex are allocated. */
+void gca_span_uncache(struct gca_heap *h, struct gca_span *s, u32 freeindex);
+/* One large object of size bytes; returns its span or NULL (-ENOMEM). */
+struct gca_span *gca_alloc_large(struct gca_heap *h, u64 size, bool noscan,
+				 bool *needzero);
+
+/* ---- marking (gca_mark.c) ---- */
+/* Clear mark bits; slots of cached spans are marked and queued (roots). */
+void gca_mark_begin(struct gca_heap *h);
+/* An untrusted word: if it points into an allocated object, shade it. */
+bool gca_mark_word(struct gca_heap *h, u64 word);
+void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n);
+/* Scan until the gray queue is empty (overflow recovered); 0 or -EINTR. */
+int gca_mark_drain(struct gca_heap *h);
+/* Is the object at off (untrusted) allocated and marked?  For checks. */
+bool gca_is_marked(struct gca_heap *h, u64 off);
+void gca_grayq_destroy(struct gca_grayq *q);
+
+/* ---- sweeping (gca_sweep.c) ---- */
+struct gca_sweep_result {
+	u64 freed_objects;
+	u64 freed_bytes;
+	u64 freed_spans;	/* spans given back to the page heap */
+	u64 swept_spans;
+};
+/*
+ * Free every allocated, unmarked object of every in-use span that is not
+ * cached; empty spans go back to the page heap.  0 or -EINTR (the rest is
+ * left unswept and is swept by the next call).
+ */
+int gca_sweep(struct gca_heap *h, struct gca_sweep_result *res);
+
+/* ---- pacer arithmetic (gca_pacer.c): pure functions ---- */
+#define GCA_HEAP_MINIMUM	(4ULL << 20)	/* Go's heapMinimum at GOGC=100 */
+#define GCA_LIMIT_HEADROOM_PCT	3	/* Go's memoryLimitHeapGoalHeadroom */
+/*
+ * Heap goal: marked + (marked + roots) * gc_percent / 100, at least
+ * GCA_HEAP_MINIMUM * gc_percent / 100; gc_percent < 0: no goal (U64_MAX)
+ * unless a limit is set.  A memory limit lowers it to what fits under the
+ * limit after overhead (non-heap memory), less headroom, but never below
+ * marked.  Saturates instead of overflowing.
+ */
+u64 gca_pacer_goal(u64 marked, u64 roots, int gc_percent, s64 memory_limit,
+		   u64 overhead);
+/* Heap size at which a cycle starts (== goal while marking stops the world). */
+u64 gca_pacer_trigger(u64 goal, u64 marked);
+
+#endif /* _GCA_CORE_H */

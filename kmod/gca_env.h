@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The GC core's one window on its environment.
+ *
+ * The core (size classes, page heap, spans, marking, sweeping, pacer)
+ * includes only this header, so that the same sources build in the kernel
+ * module and, with tests/unit/gca_env_user.h standing in, as ordinary
+ * userspace code under AddressSanitizer and UndefinedBehaviorSanitizer
+ * (the pattern of tools/testing/vma and tools/testing/radix-tree).
+ *
+ * What the core may use: kzalloc/kmalloc/kfree, kvcalloc/kvfree,
+ * gca_alloc_nowait() (may fail under pressure), list_head, READ_ONCE,
+ * WARN_ON_ONCE, pr_warn/pr_debug, cond_resched, min/max, ALIGN,
+ * DIV_ROUND_UP, check_add_overflow/check_mul_overflow, hweight64, __ffs64,
+ * u8..u64/s64, bool, likely/unlikely, and fatal_signal_pending() through
+ * gca_should_abort() only.
+ */
+#ifndef _GCA_ENV_H
+#define _GCA_ENV_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/kernel.h>
+#include <linux/bitops.h>
+#include <linux/list.h>
+#include <linux/minmax.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/mm.h>
+#include <linux/bug.h>
+#include <linux/printk.h>
+
+/* Gray queue blocks are taken without sleeping: failure means overflow. */
+static inline void *gca_alloc_nowait(size_t size)
+{
+	return kmalloc(size, GFP_NOWAIT | __GFP_NOWARN);
+}
+#else
+#include "gca_env_user.h"
+#endif
+
+#endif /* _GCA_ENV_H */

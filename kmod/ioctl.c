@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ioctls of /dev/gcarena (uapi/linux/gcarena.h).
+ *
+ * Every argument is a struct whose first field is its size: it is copied
+ * with copy_struct_from_user() (a shorter struct is zero-extended, a
+ * longer one must be zero past what the module knows, else -E2BIG), then
+ * checked field by field before anything is done.  A handler that answers
+ * copies min(user size, kernel size) bytes back.  Nothing here holds
+ * arena->lock while touching user memory.
+ *
+ * Errors, besides the usual: -EPERM for a process other than the arena's
+ * creator, -EBADFD for a call made in the wrong state (before CREATE or
+ * before the heap is mapped), -ESRCH when the calling thread must be
+ * registered and is not, -EAGAIN when a handshake is pending (answer it
+ * with GCA_IOC_HANDSHAKE, then retry).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/sched/mm.h>
+#include <linux/uaccess.h>
+#include "gca_arena.h"
+
+/* Largest argument size accepted, as sched_setattr() bounds its struct. */
+#define GCA_ARG_MAX	(4 * PAGE_SIZE)
+
+union gca_ioc_arg {
+	struct gca_info info;
+	struct gca_create create;
+	struct gca_thread_reg reg;
+	struct gca_thread_unreg unreg;
+	struct gca_refill refill;
+	struct gca_alloc_large large;
+	struct gca_handshake hs;
+	struct gca_roots roots;
+	struct gca_params_arg params;
+	struct gca_stats stats;
+};
+
+struct gca_ioc_ctx {
+	struct gca_arena *a;
+	union gca_ioc_arg *arg;
+	u32 usize;		/* size the caller declared */
+};
+
+static bool gca_zero(const void *p, size_t n)
+{
+	return !memchr_inv(p, 0, n);
+}
+
+static int gca_check_created(struct gca_arena *a)
+{
+	return READ_ONCE(a->created) ? 0 : -EBADFD;
+}
+
+static int gca_check_mapped(struct gca_arena *a)
+{
+	if (!READ_ONCE(a->created) || !READ_ONCE(a->heap_mapped))
+		return -EBADFD;
+	return 0;
+}
+
+static int gca_ioc_get_info(struct gca_ioc_ctx *c)
+{
+	struct gca_info *in = &c->arg->info;
+	int i;
+
+	if (in->flags)
+		return -EINVAL;
+	in->abi_version = GCA_ABI_VERSION;
+	in->page_size = GCA_PAGE_SIZE;
+	in->features = GCA_FEAT_PREEMPT_SIGNAL;
+	in->num_size_classes = GCA_NUM_SIZE_CLASSES;
+	in->max_threads = GCA_MAX_THREADS;
+	in->heap_size_max = GCA_HEAP_SIZE_MAX;
+	for (i = 0; i < GCA_NUM_SIZE_CLASSES; i++) {
+		in->class_to_size[i] = gca_class_size[i];
+		in->class_to_npages[i] = gca_class_npages[i];
+	}
+	return 0;
+}
+
+static int gca_ioc_create(struct gca_ioc_ctx *c)
+{
+	struct gca_create *cr = &c->arg->create;
+	int ret;
+
+	if (cr->flags & ~GCA_CREATE_FLAGS)
+		return -EINVAL;
+	if (!gca_zero(cr->resv, sizeof(cr->resv)))
+		return -EINVAL;
+	ret = gca_arena_create(c->a, cr);
+	if (ret)
+		return ret;
+	cr->id = c->a->id;
+	cr->ctrl_size = PAGE_SIZE;
+	cr->heap_size_out = c->a->heap.npages * GCA_PAGE_SIZE;
+	return 0;
+}
+
+static int gca_ioc_register(struct gca_ioc_ctx *c)
+{
+	struct gca_thread_reg *r = &c->arg->reg;
+	struct gca_arena *a = c->a;
+	struct gca_thread *t;
+	int tid, ret;
+
+	ret = gca_check_created(a);
+	if (ret)
+		return ret;
+	if (r->flags || r->resv0)
+		return -EINVAL;
+	if (r->stack_lo >= r->stack_hi ||
+	    r->stack_hi - r->stack_lo > GCA_MAX_STACK_BYTES ||
+	    !access_ok(u64_to_user_ptr(r->stack_lo),
+		       r->stack_hi - r->stack_lo))
+		return -EINVAL;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&t->spans);
+	t->stack_lo = r->stack_lo;
+	t->stack_hi = r->stack_hi;
+
+	/* a thread that arrives while the world is stopped waits it out */
+	ret = wait_event_interruptible(a->cycle_wq,
+				       !gca_cycle_in_progress(a) ||
+				       READ_ONCE(a->dying));
+	if (ret)
+		goto err_free;
+	mutex_lock(&a->lock);
+	if (gca_thread_current(a)) {
+		ret = -EEXIST;
+		goto err_unlock;
+	}
+	if (gca_cycle_in_progress(a)) {
+		/* lost a race with a new cycle: let the library retry */
+		ret = -EAGAIN;
+		goto err_unlock;
+	}
+	tid = find_first_zero_bit(a->tid_map, GCA_MAX_THREADS);
+	if (tid >= GCA_MAX_THREADS) {
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
+	__set_bit(tid, a->tid_map);
+	t->tid = tid;
+	t->task = get_task_struct(current);
+	t->acked_seq = a->hs_seq;
+	t->scanned_seq = a->hs_seq;
+	list_add_tail(&t->node, &a->threads);
+	a->nthreads++;
+	r->tid = tid;
+	r->hs_seq = a->hs_seq;
+	/* a cycle that waited for a mutator to scan the roots may go now */
+	if (a->request != GCA_GC_NONE)
+		wake_up(&a->gc_wq);
+	mutex_unlock(&a->lock);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&a->lock);
+err_free:
+	kfree(t);
+	return ret;
+}
+
+static int gca_ioc_unregister(struct gca_ioc_ctx *c)
+{
+	struct gca_thread_unreg *u = &c->arg->unreg;
+	struct gca_arena *a = c->a;
+	struct gca_thread *t;
+	int ret;
+
+	ret = gca_check_created(a);
+	if (ret)
+		return ret;
+	if (u->flags || u->resv0 || u->nspans > GCA_MAX_RET_SPANS)
+		return -EINVAL;
+	mutex_lock(&a->lock);
+	t = gca_thread_current(a);
+	mutex_unlock(&a->lock);
+	if (!t)
+		return -ESRCH;
+	/* t stays valid: only this thread, or arena teardown, drops it */
+	ret = gca_give_back_spans(a, t, u->spans, u->nspans);
+	mutex_lock(&a->lock);
+	gca_thread_drop(a, t);
+	mutex_unlock(&a->lock);
+	return ret;
+}
+
+static int gca_ioc_refill(struct gca_ioc_ctx *c)
+{
+	struct gca_refill *rf = &c->arg->refill;
+	struct gca_arena *a = c->a;
+	struct gca_heap *h = &a->heap;
+	unsigned int sizeclass = rf->spanclass >> 1;
+	struct gca_thread *t;
+	struct gca_span *s;
+	int ret;
+
+	ret = gca_check_mapped(a);
+	if (ret)
+		return ret;
+	if (rf->flags || rf->resv0)
+		return -EINVAL;
+	if (sizeclass < 1 || sizeclass >= GCA_NUM_SIZE_CLASSES)
+		return -EINVAL;
+
+	mutex_lock(&a->lock);
+	t = gca_thread_current(a);
+	if (!t) {
+		ret = -ESRCH;
+		goto out;
+	}
+	if (gca_cycle_in_progress(a)) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	if (rf->ret_base) {
+		s = gca_cached_span(a, t, rf->ret_base);
+		if (!s) {
+			ret = -EINVAL;
+			goto out;
+		}
+		list_del_init(&s->list);
+		gca_span_uncache(h, s, rf->ret_freeindex);
+	}
+	s = gca_span_refill(h, rf->spanclass, t->tid, &ret);
+	if (!s)
+		goto out;
+	list_add(&s->list, &t->spans);
+	rf->base = h->user_base + s->start * GCA_PAGE_SIZE;
+	rf->elemsize = s->elemsize;
+	rf->nelems = s->nelems;
+	rf->needzero = s->needzero;
+	memset(rf->free_bits, 0, sizeof(rf->free_bits));
+	memcpy(rf->free_bits, s->cache_bits, s->nwords * sizeof(u64));
+	ret = 0;
+	gca_cycle_check_trigger(a);
+out:
+	mutex_unlock(&a->lock);
+	return ret;
+}
+
+static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
+{
+	struct gca_alloc_large *al = &c->arg->large;
+	struct gca_arena *a = c->a;
+	struct gca_heap *h = &a->heap;
+	struct gca_span *s;
+	bool needzero;
+	int ret;
+
+	ret = gca_check_mapped(a);
+	if (ret)
+		return ret;
+	if (al->flags & ~GCA_ALLOC_NOSCAN)
+		return -EINVAL;
+	if (al->resv0)
+		return -EINVAL;
+	if (!al->bytes || al->bytes > h->npages * GCA_PAGE_SIZE)
+		return -EINVAL;
+
+	mutex_lock(&a->lock);
+	if (!gca_thread_current(a)) {
+		ret = -ESRCH;
+		goto out;
+	}
+	if (gca_cycle_in_progress(a)) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	s = gca_alloc_large(h, al->bytes, al->flags & GCA_ALLOC_NOSCAN,
+			    &needzero);
+	if (!s) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	al->addr = h->user_base + s->start * GCA_PAGE_SIZE;
+	al->needzero = needzero;
+	gca_cycle_check_trigger(a);
+out:
+	mutex_unlock(&a->lock);
+	return ret;
+}
+
+static int gca_ioc_handshake(struct gca_ioc_ctx *c, bool collect)
+{
+	struct gca_handshake *hs = &c->arg->hs;
+	struct gca_arena *a = c->a;
+	struct gca_thread *t;
+	int ret;
+
+	ret = gca_check_created(a);
+	if (ret)
+		return ret;
+	if (hs->flags || hs->resv0 ||
+	    hs->nspans > GCA_MAX_RET_SPANS)
+		return -EINVAL;
+	mutex_lock(&a->lock);
+	t = gca_thread_current(a);
+	mutex_unlock(&a->lock);
+	if (!t && !collect)
+		return -ESRCH;
+	if (!t && hs->nspans)
+		return -EINVAL;
+	ret = gca_handshake(a, t, hs, collect);
+	hs->num_gc = READ_ONCE(a->num_gc);
+	return ret;
+}
+
+static int gca_ioc_add_roots(struct gca_ioc_ctx *c)
+{
+	struct gca_roots *ro = &c->arg->roots;
+	struct gca_arena *a = c->a;
+	struct gca_root *r, *it;
+	u64 end;
+	int ret;
+
+	ret = gca_check_created(a);
+	if (ret)
+		return ret;
+	if (ro->flags)
+		return -EINVAL;
+	if (!ro->len || ro->len > GCA_MAX_ROOT_BYTES ||
+	    check_add_overflow(ro->start, ro->len, &end))
+		return -EINVAL;
+	if (!access_ok(u64_to_user_ptr(ro->start), ro->len))
+		return -EFAULT;
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return -ENOMEM;
+	r->start = ro->start;
+	r->len = ro->len;
+	mutex_lock(&a->lock);
+	if (a->nroots >= GCA_MAX_ROOTS) {
+		ret = -ENOSPC;
+		goto err;
+	}
+	list_for_each_entry(it, &a->roots, node) {
+		if (it->start == r->start) {
+			ret = -EEXIST;
+			goto err;
+		}
+	}
+	list_add_tail(&r->node, &a->roots);
+	a->nroots++;
+	mutex_unlock(&a->lock);
+	return 0;
+err:
+	mutex_unlock(&a->lock);
+	kfree(r);
+	return ret;
+}
+
+static int gca_ioc_remove_roots(struct gca_ioc_ctx *c)
+{
+	struct gca_roots *ro = &c->arg->roots;
+	struct gca_arena *a = c->a;
+	struct gca_root *r;
+	int ret;
+
+	ret = gca_check_created(a);
+	if (ret)
+		return ret;
+	if (ro->flags)
+		return -EINVAL;
+	ret = -ENOENT;
+	mutex_lock(&a->lock);
+	list_for_each_entry(r, &a->roots, node) {
+		if (r->start == ro->start) {
+			list_del(&r->node);
+			a->nroots--;
+			kfree(r);
+			ret = 0;
+			break;
+		}
+	}
+	mutex_unlock(&a->lock);
+	return ret;
+}
+
+static int gca_ioc_set_params(struct gca_ioc_ctx *c)
+{
+	struct gca_params_arg *p = &c->arg->params;
+	struct gca_arena *a = c->a;
+	int old_percent, ret;
+	s64 old_limit;
+
+	ret = gca_check_created(a);
+	if (ret)
+		return ret;
+	if (p->flags & ~GCA_SET_FLAGS || p->resv0)
+		return -EINVAL;
+	if ((p->flags & GCA_SET_GC_PERCENT) &&
+	    ((p->flags & GCA_SET_DEFAULT_GC_PERCENT) || p->gc_percent < -1))
+		return -EINVAL;
+	if ((p->flags & GCA_SET_MEMORY_LIMIT) &&
+	    ((p->flags & GCA_SET_DEFAULT_MEMORY_LIMIT) || p->memory_limit < 0))
+		return -EINVAL;
+
+	mutex_lock(&a->lock);
+	old_percent = gca_arena_gc_percent(a);
+	old_limit = gca_arena_memory_limit(a);
+	if (p->flags & GCA_SET_GC_PERCENT) {
+		a->gc_percent = p->gc_percent;
+		a->gc_percent_own = true;
+	}
+	if (p->flags & GCA_SET_DEFAULT_GC_PERCENT)
+		a->gc_percent_own = false;
+	if (p->flags & GCA_SET_MEMORY_LIMIT) {
+		a->memory_limit = p->memory_limit;
+		a->memory_limit_own = true;
+	}
+	if (p->flags & GCA_SET_DEFAULT_MEMORY_LIMIT)
+		a->memory_limit_own = false;
+	gca_cycle_update_pacer(a);
+	gca_cycle_check_trigger(a);
+	mutex_unlock(&a->lock);
+	p->gc_percent = old_percent;
+	p->memory_limit = old_limit;
+	return 0;
+}
+
+static int gca_ioc_read_stats(struct gca_ioc_ctx *c)
+{
+	struct gca_stats *st = &c->arg->stats;
+	int ret;
+
+	ret = gca_check_created(c->a);
+	if (ret)
+		return ret;
+	if (st->flags)
+		return -EINVAL;
+	return gca_arena_fill_stats(c->a, st);
+}
+
+struct gca_ioc_op {
+	int (*fn)(struct gca_ioc_ctx *c);
+	size_t size;		/* the argument's size in ABI version 1 */
+	bool any_process;	/* allowed from a process other than the creator */
+};
+
+static int gca_ioc_handshake_op(struct gca_ioc_ctx *c)
+{
+	return gca_ioc_handshake(c, false);
+}
+
+static int gca_ioc_collect_op(struct gca_ioc_ctx *c)
+{
+	return gca_ioc_handshake(c, true);
+}
+
+#define GCA_OP(nr, f, type, any) \
+	[_IOC_NR(nr)] = { .fn = f, .size = sizeof(type), .any_process = any }
+static const struct gca_ioc_op gca_ioc_ops[] = {
+	GCA_OP(GCA_IOC_GET_INFO, gca_ioc_get_info, struct gca_info, true),
+	GCA_OP(GCA_IOC_CREATE, gca_ioc_create, struct gca_create, false),
+	GCA_OP(GCA_IOC_REGISTER_THREAD, gca_ioc_register,
+	       struct gca_thread_reg, false),
+	GCA_OP(GCA_IOC_UNREGISTER_THREAD, gca_ioc_unregister,
+	       struct gca_thread_unreg, false),
+	GCA_OP(GCA_IOC_REFILL, gca_ioc_refill, struct gca_refill, false),
+	GCA_OP(GCA_IOC_ALLOC_LARGE, gca_ioc_alloc_large,
+	       struct gca_alloc_large, false),
+	GCA_OP(GCA_IOC_HANDSHAKE, gca_ioc_handshake_op,
+	       struct gca_handshake, false),
+	GCA_OP(GCA_IOC_COLLECT, gca_ioc_collect_op, struct gca_handshake, false),
+	GCA_OP(GCA_IOC_ADD_ROOTS, gca_ioc_add_roots, struct gca_roots, false),
+	GCA_OP(GCA_IOC_REMOVE_ROOTS, gca_ioc_remove_roots, struct gca_roots,
+	       false),
+	GCA_OP(GCA_IOC_SET_PARAMS, gca_ioc_set_params, struct gca_params_arg,
+	       false),
+	GCA_OP(GCA_IOC_READ_STATS, gca_ioc_read_stats, struct gca_stats, false),
+};
+
+long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
+{
+	struct gca_arena *a = file->private_data;
+	const struct gca_ioc_op *op;
+	struct gca_ioc_ctx c = { .a = a };
+	void __user *up = (void __user *)uarg;
+	unsigned int nr = _IOC_NR(cmd);
+	u32 usize;
+	int ret;
+
+	/* commands carry no size or direction: anything else is not ours */
+	if (cmd != _IO(GCA_IOC_MAGIC, nr) || nr >= ARRAY_SIZE(gca_ioc_ops) ||
+	    !gca_ioc_ops[nr].fn)
+		return -ENOTTY;
+	op = &gca_ioc_ops[nr];
+	if (!op->any_process && current->mm != a->mm)
+		return -EPERM;
+
+	if (get_user(usize, (u32 __user *)up))
+		return -EFAULT;
+	if (usize < op->size)
+		return -EINVAL;
+	if (usize > GCA_ARG_MAX)
+		return -E2BIG;
+	c.usize = usize;
+	c.arg = kmalloc(sizeof(*c.arg), GFP_KERNEL);
+	if (!c.arg)
+		return -ENOMEM;
+	ret = copy_struct_from_user(c.arg, op->size, up, usize);
+	if (ret)
+		goto out;
+	/* out fields are the kernel's to fill: the user's bytes are ignored */
+	ret = op->fn(&c);
+	if (!ret && copy_to_user(up, c.arg, min_t(size_t, usize, op->size)))
+		ret = -EFAULT;
+out:
+	kfree(c.arg);
+	return ret;
+}

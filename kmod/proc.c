@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/gcarena: statistics only, no control.
+ *
+ *   /proc/gcarena/arenas  one header line, then a row per arena.  A user
+ *                         sees the rows of the arenas they created; root
+ *                         (CAP_SYS_ADMIN) sees every row.
+ *   /proc/gcarena/<id>    one "name: value" line per field of struct
+ *                         gca_memstats, owned by the arena's creator and
+ *                         readable by it only (mode 0400), and by root.
+ *
+ * Figures are those of GCA_IOC_READ_STATS (gca_arena_fill_stats()), taken
+ * under the arena's lock, so every invariant of the ioctl holds here.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/pid.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include "gca_arena.h"
+
+static struct proc_dir_entry *gca_proc_dir;
+
+static bool gca_proc_may_see(struct gca_arena *a)
+{
+	return uid_eq(a->uid, current_uid()) || capable(CAP_SYS_ADMIN);
+}
+
+static int gca_arenas_show(struct seq_file *m, void *v)
+{
+	struct gca_stats *st;
+	struct gca_arena *a;
+
+	st = kmalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return -ENOMEM;
+	seq_printf(m, "%-6s %-8s %-16s %14s %14s %14s %14s %14s %8s %14s %16s %10s %20s\n",
+		   "id", "pid", "comm", "heap_alloc", "heap_inuse",
+		   "heap_sys", "heap_released", "next_gc", "num_gc",
+		   "last_pause_ns", "pause_total_ns", "gc_percent",
+		   "memory_limit");
+	mutex_lock(&gca_arenas_lock);
+	list_for_each_entry(a, &gca_arenas, node) {
+		u64 last_pause;
+
+		if (!READ_ONCE(a->created) || !gca_proc_may_see(a))
+			continue;
+		gca_arena_fill_stats(a, st);
+		last_pause = st->num_gc ?
+			st->pause_ns[(st->num_gc + GCA_NUM_PAUSE - 1) %
+				     GCA_NUM_PAUSE] : 0;
+		seq_printf(m, "%-6u %-8d %-16s %14llu %14llu %14llu %14llu %14llu %8u %14llu %16llu %10d %20lld\n",
+			   a->id, pid_vnr(a->pid), a->comm, st->heap_alloc,
+			   st->heap_inuse, st->heap_sys, st->heap_released,
+			   st->next_gc, st->num_gc, last_pause,
+			   st->pause_total_ns, st->gc_percent,
+			   st->memory_limit);
+	}
+	mutex_unlock(&gca_arenas_lock);
+	kfree(st);
+	return 0;
+}
+
+static void gca_show_ring(struct seq_file *m, const char *name, const u64 *v)
+{
+	int i;
+
+	seq_printf(m, "%s:", name);
+	for (i = 0; i < GCA_NUM_PAUSE; i++)
+		seq_printf(m, " %llu", v[i]);
+	seq_putc(m, '\n');
+}
+
+static int gca_arena_show(struct seq_file *m, void *v)
+{
+	struct gca_arena *a = m->private;
+	struct gca_stats *st;
+
+	st = kmalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return -ENOMEM;
+	gca_arena_fill_stats(a, st);
+#define GCA_SHOW(f) seq_printf(m, #f ": %llu\n", (unsigned long long)st->f)
+	GCA_SHOW(alloc);
+	GCA_SHOW(total_alloc);
+	GCA_SHOW(sys);
+	GCA_SHOW(mallocs);
+	GCA_SHOW(frees);
+	GCA_SHOW(heap_alloc);
+	GCA_SHOW(heap_sys);
+	GCA_SHOW(heap_idle);
+	GCA_SHOW(heap_inuse);
+	GCA_SHOW(heap_released);
+	GCA_SHOW(heap_objects);
+	GCA_SHOW(next_gc);
+	GCA_SHOW(last_gc);
+	GCA_SHOW(pause_total_ns);
+	gca_show_ring(m, "pause_ns", st->pause_ns);
+	gca_show_ring(m, "pause_end", st->pause_end);
+	GCA_SHOW(num_gc);
+	GCA_SHOW(num_forced_gc);
+	seq_printf(m, "gc_cpu_fraction: %llu.%09llu\n",
+		   st->gc_cpu_fraction_ppb / 1000000000ULL,
+		   st->gc_cpu_fraction_ppb % 1000000000ULL);
+	seq_printf(m, "gc_percent: %d\n", st->gc_percent);
+	seq_printf(m, "memory_limit: %lld\n", st->memory_limit);
+	GCA_SHOW(heap_live);
+	GCA_SHOW(heap_marked);
+	GCA_SHOW(gc_trigger);
+#undef GCA_SHOW
+	kfree(st);
+	return 0;
+}
+
+int gca_proc_add_arena(struct gca_arena *a)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "%u", a->id);
+	a->proc = proc_create_single_data(name, 0400, gca_proc_dir,
+					  gca_arena_show, a);
+	if (!a->proc)
+		return -ENOMEM;
+	proc_set_user(a->proc, a->uid, current_gid());
+	return 0;
+}
+
+/* Waits for readers in progress: the arena may be freed afterwards. */
+void gca_proc_remove_arena(struct gca_arena *a)
+{
+	proc_remove(a->proc);
+	a->proc = NULL;
+}
+
+int gca_proc_init(void)
+{
+	gca_proc_dir = proc_mkdir("gcarena", NULL);
+	if (!gca_proc_dir)
+		return -ENOMEM;
+	if (!proc_create_single("arenas", 0444, gca_proc_dir,
+				gca_arenas_show)) {
+		proc_remove(gca_proc_dir);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void gca_proc_exit(void)
+{
+	proc_remove(gca_proc_dir);
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Reading roots out of the process: thread stacks and registered ranges.
+ *
+ * Roots are process memory, read with copy_from_user() by a thread of the
+ * process itself, inside its own ioctl (the collector thread never
+ * touches user page tables).  The words are copied into a kernel buffer a
+ * page at a time without arena->lock (a fault takes mmap_lock, which
+ * ranks above it), then handed to the core under the lock as untrusted
+ * candidate pointers.  A page that cannot be read is skipped: the range
+ * is the process's word, not a promise.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include "gca_arena.h"
+
+int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len)
+{
+	u64 p, end, scanned = 0;
+	u64 *buf;
+	int ret = 0;
+
+	if (check_add_overflow(start, len, &end))
+		return -EINVAL;
+	p = ALIGN(start, sizeof(u64));
+	end = ALIGN_DOWN(end, sizeof(u64));
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	while (p < end) {
+		u64 n = min_t(u64, end - p, PAGE_SIZE - offset_in_page(p));
+
+		if (!copy_from_user(buf, u64_to_user_ptr(p), n)) {
+			mutex_lock(&a->lock);
+			gca_mark_words(&a->heap, buf, n / sizeof(u64));
+			mutex_unlock(&a->lock);
+			scanned += n;
+		}
+		p += n;
+		if (fatal_signal_pending(current) || READ_ONCE(a->dying)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	kfree(buf);
+	mutex_lock(&a->lock);
+	a->cycle_roots_bytes += scanned;
+	mutex_unlock(&a->lock);
+	return ret;
+}
+
+/* Scan every range registered with GCA_IOC_ADD_ROOTS. */
+int gca_scan_roots(struct gca_arena *a)
+{
+	struct gca_root *r;
+	u64 (*ranges)[2];
+	u32 n = 0, i;
+	int ret = 0;
+
+	/* GCA_MAX_ROOTS bounds the snapshot: 16 KiB */
+	ranges = kvmalloc_array(GCA_MAX_ROOTS, sizeof(*ranges), GFP_KERNEL);
+	if (!ranges)
+		return -ENOMEM;
+	mutex_lock(&a->lock);
+	list_for_each_entry(r, &a->roots, node) {
+		if (n == GCA_MAX_ROOTS)
+			break;
+		ranges[n][0] = r->start;
+		ranges[n][1] = r->len;
+		n++;
+	}
+	mutex_unlock(&a->lock);
+	for (i = 0; i < n && !ret; i++)
+		ret = gca_scan_user_range(a, ranges[i][0], ranges[i][1]);
+	kvfree(ranges);
+	return ret;
+}

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * gcarena: a garbage-collected heap for a userspace process, run by the
+ * kernel.  This is the whole kernel/user ABI: the ioctls on /dev/gcarena,
+ * the mmap offsets and the layout of the read-only control page.
+ *
+ * Conventions (those of io_uring and iommufd):
+ *  - fixed-width types only; user pointers are __aligned_u64;
+ *  - every ioctl argument starts with { __u32 size; __u32 flags; }.  The
+ *    kernel copies min(size, its own size) bytes and zero-fills the rest,
+ *    so an older library works with a newer module; a newer library that
+ *    sets bytes the module does not know gets -E2BIG.  A size below the
+ *    first version's size is -EINVAL;
+ *  - unknown flags, and non-zero reserved fields, are -EINVAL; bad user
+ *    pointers -EFAULT; unknown commands -ENOTTY; an ioctl issued in the
+ *    wrong state (before GCA_IOC_CREATE, before the heap is mapped) is
+ *    -EBADFD;
+ *  - -EPERM: the arena belongs to another process (its creator's only);
+ *    -ESRCH: the call needs a registered thread and the caller is not;
+ *    -EAGAIN: a handshake is pending, answer it (GCA_IOC_HANDSHAKE) and
+ *    retry;
+ *  - GCA_IOC_GET_INFO works at any time and tells the library the
+ *    module's ABI version and feature bits.
+ *
+ * Life of an arena: open("/dev/gcarena") -> GCA_IOC_CREATE -> mmap the
+ * control page at GCA_OFF_CTRL (read-only) and the heap at GCA_OFF_HEAP
+ * (read-write, exactly heap_size bytes) -> allocate -> close.  One open
+ * file is one arena, usable only by the process that created it.
+ */
+#ifndef _UAPI_LINUX_GCARENA_H
+#define _UAPI_LINUX_GCARENA_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define GCA_ABI_VERSION		1
+
+/* GCA_IOC_GET_INFO features */
+#define GCA_FEAT_PREEMPT_SIGNAL	(1ULL << 0)	/* kernel signals laggard threads */
+
+/* Heap geometry, fixed by the ABI (Go's values). */
+#define GCA_PAGE_SHIFT		13		/* heap page: 8 KiB */
+#define GCA_PAGE_SIZE		(1UL << GCA_PAGE_SHIFT)
+#define GCA_NUM_SIZE_CLASSES	68		/* class 0 = large objects */
+#define GCA_MAX_SMALL_SIZE	32768
+#define GCA_TINY_SIZE		16
+#define GCA_MAX_SPAN_OBJECTS	1024		/* 8 KiB / 8 bytes */
+#define GCA_FREE_WORDS		(GCA_MAX_SPAN_OBJECTS / 64)
+
+/* span class = size class << 1 | noscan */
+#define GCA_SPANCLASS(sizeclass, noscan)	(((sizeclass) << 1) | !!(noscan))
+#define GCA_NUM_SPAN_CLASSES	(GCA_NUM_SIZE_CLASSES * 2)
+
+/* mmap offsets: what is mapped is encoded in the offset, as IORING_OFF_* */
+#define GCA_OFF_HEAP		0ULL
+#define GCA_OFF_CTRL		(1ULL << 44)
+
+/* Heap size limits for GCA_IOC_CREATE (heap_size 0 = default) */
+#define GCA_HEAP_SIZE_DEFAULT	(32ULL << 30)
+#define GCA_HEAP_SIZE_MIN	(4ULL << 20)
+#define GCA_HEAP_SIZE_MAX	(1ULL << 40)
+
+/* Collector phases, as published in gca_ctrl.phase */
+enum gca_phase {
+	GCA_PHASE_OFF = 0,	/* no cycle: allocate freely */
+	GCA_PHASE_STOP = 1,	/* handshake requested: threads must stop */
+	GCA_PHASE_MARK = 2,	/* marking */
+	GCA_PHASE_MARK_TERM = 3,	/* mark termination */
+	GCA_PHASE_SWEEP = 4,	/* sweeping */
+};
+
+/*
+ * The control page, mapped read-only at GCA_OFF_CTRL (one 4 KiB page).
+ * Only the kernel writes it.  A thread is at a safepoint whenever it is
+ * inside the library; at each one it compares hs_seq with the last
+ * sequence it acknowledged and, if they differ, calls
+ * GCA_IOC_HANDSHAKE.  The kernel never reads this page back.
+ */
+struct gca_ctrl {
+	__u32 magic;		/* GCA_CTRL_MAGIC */
+	__u32 abi_version;	/* GCA_ABI_VERSION */
+	__u32 phase;		/* enum gca_phase */
+	__u32 resv0;
+	__u64 hs_seq;		/* current handshake request, 0 = none yet */
+	__u64 num_gc;		/* completed cycles */
+	__u64 heap_base;	/* user address of the heap mapping, 0 = unmapped */
+	__u64 heap_size;	/* bytes */
+	__u64 next_gc;		/* heap goal, bytes */
+	__u64 resv[9];
+};
+#define GCA_CTRL_MAGIC		0x67636172	/* "gcar" */
+
+/* GCA_IOC_GET_INFO: any time */
+struct gca_info {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: must be 0 */
+	__u32 abi_version;	/* out */
+	__u32 page_size;	/* out: GCA_PAGE_SIZE */
+	__aligned_u64 features;	/* out: GCA_FEAT_* */
+	__u32 num_size_classes;	/* out */
+	__u32 max_threads;	/* out: threads per arena */
+	__u64 heap_size_max;	/* out */
+	__u32 class_to_size[GCA_NUM_SIZE_CLASSES];	/* out */
+	__u32 class_to_npages[GCA_NUM_SIZE_CLASSES];	/* out */
+};
+
+/* GCA_IOC_CREATE: once per open file */
+#define GCA_CREATE_GC_PERCENT	(1U << 0)	/* gc_percent is set */
+#define GCA_CREATE_MEMORY_LIMIT	(1U << 1)	/* memory_limit is set */
+#define GCA_CREATE_FLAGS	(GCA_CREATE_GC_PERCENT | GCA_CREATE_MEMORY_LIMIT)
+struct gca_create {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: GCA_CREATE_* */
+	__u64 heap_size;	/* in: 0 = default; multiple of GCA_PAGE_SIZE */
+	__s32 gc_percent;	/* in: with GCA_CREATE_GC_PERCENT; -1 = off */
+	__u32 preempt_signal;	/* in: signal sent to laggard threads, 0 = none */
+	__s64 memory_limit;	/* in: with GCA_CREATE_MEMORY_LIMIT; bytes */
+	__u32 id;		/* out: arena id, as in /proc/gcarena/<id> */
+	__u32 ctrl_size;	/* out: bytes to mmap at GCA_OFF_CTRL */
+	__u64 heap_size_out;	/* out: bytes to mmap at GCA_OFF_HEAP */
+	__u64 resv[4];		/* must be 0 */
+};
+
+/*
+ * GCA_IOC_REGISTER_THREAD: the calling thread becomes a mutator whose
+ * stack the collector scans.  [stack_lo, stack_hi) bounds its stack.
+ * Registering while a cycle stops the world blocks until it ends.
+ */
+struct gca_thread_reg {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: must be 0 */
+	__aligned_u64 stack_lo;
+	__aligned_u64 stack_hi;
+	__u32 tid;		/* out: index of this thread in the arena */
+	__u32 resv0;
+	__u64 hs_seq;		/* out: handshake sequence already acknowledged */
+};
+
+/*
+ * A span handed back to the kernel by a thread's cache.  freeindex: every
+ * slot below it that the kernel handed out as free has been allocated.
+ */
+struct gca_span_ret {
+	__aligned_u64 base;	/* span base address */
+	__u32 freeindex;
+	__u32 resv;		/* must be 0 */
+};
+
+/*
+ * GCA_IOC_UNREGISTER_THREAD: returns the thread's spans (an array of
+ * nspans struct gca_span_ret at spans) and forgets the thread.
+ */
+struct gca_thread_unreg {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: must be 0 */
+	__aligned_u64 spans;	/* struct gca_span_ret * */
+	__u32 nspans;
+	__u32 resv0;
+};
+
+/*
+ * GCA_IOC_REFILL: give back one cached span (base 0: none) and get a span
+ * of spanclass with at least one free slot.
+ */
+struct gca_refill {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: must be 0 */
+	__u32 spanclass;	/* in: GCA_SPANCLASS(c, noscan), c >= 1 */
+	__u32 ret_freeindex;	/* in */
+	__aligned_u64 ret_base;	/* in: span to give back, or 0 */
+	__aligned_u64 base;	/* out: span base address */
+	__u32 elemsize;		/* out */
+	__u32 nelems;		/* out */
+	__u32 needzero;		/* out: free slots may hold old data */
+	__u32 resv0;
+	__u64 free_bits[GCA_FREE_WORDS];	/* out: slot i free <=> bit i set */
+};
+
+/*
+ * GCA_IOC_ALLOC_LARGE: an object of more than GCA_MAX_SMALL_SIZE bytes
+ * (smaller sizes are accepted and rounded up to whole pages)
+ */
+#define GCA_ALLOC_NOSCAN	(1U << 0)
+struct gca_alloc_large {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: GCA_ALLOC_NOSCAN */
+	__u64 bytes;		/* in: object size */
+	__aligned_u64 addr;	/* out */
+	__u32 needzero;		/* out: memory may hold old data */
+	__u32 resv0;
+};
+
+/*
+ * GCA_IOC_HANDSHAKE: the calling thread answers handshake request seq.
+ * It gives back its cached spans, the kernel scans its stack from sp up to
+ * its registered stack_hi, and, while the world is stopped, holds the
+ * thread until the cycle's mark and sweep are done.  Answering a sequence
+ * again, or an old one, is harmless.  GCA_IOC_COLLECT takes the same
+ * argument: it starts a cycle, answers its handshake and returns when the
+ * cycle is complete.
+ */
+struct gca_handshake {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: must be 0 */
+	__u64 seq;		/* in: hs_seq read from the control page */
+	__aligned_u64 sp;	/* in: lowest live stack address */
+	__aligned_u64 spans;	/* in: struct gca_span_ret * */
+	__u32 nspans;		/* in */
+	__u32 resv0;
+	__u64 num_gc;		/* out: completed cycles when it returned */
+};
+
+/* GCA_IOC_ADD_ROOTS / GCA_IOC_REMOVE_ROOTS (len ignored on remove) */
+struct gca_roots {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: must be 0 */
+	__aligned_u64 start;
+	__u64 len;
+};
+
+/* GCA_IOC_SET_PARAMS: set and/or query the arena's knobs */
+#define GCA_SET_GC_PERCENT	(1U << 0)	/* set gc_percent */
+#define GCA_SET_MEMORY_LIMIT	(1U << 1)	/* set memory_limit */
+#define GCA_SET_DEFAULT_GC_PERCENT	(1U << 2)	/* follow the module knob again */
+#define GCA_SET_DEFAULT_MEMORY_LIMIT	(1U << 3)	/* follow the module knob again */
+#define GCA_SET_FLAGS	(GCA_SET_GC_PERCENT | GCA_SET_MEMORY_LIMIT | \
+			 GCA_SET_DEFAULT_GC_PERCENT | GCA_SET_DEFAULT_MEMORY_LIMIT)
+#define GCA_MEMORY_LIMIT_NONE	((__s64)0x7fffffffffffffffLL)
+struct gca_params_arg {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: GCA_SET_* */
+	__s32 gc_percent;	/* in (with the flag); out: the previous value */
+	__u32 resv0;
+	__s64 memory_limit;	/* in (with the flag); out: the previous value */
+};
+
+/* GCA_IOC_READ_STATS: statistics, shaped like Go's runtime.MemStats */
+#define GCA_NUM_PAUSE	256
+struct gca_stats {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: must be 0 */
+	__u64 alloc;		/* bytes of allocated heap objects */
+	__u64 total_alloc;	/* cumulative bytes allocated */
+	__u64 sys;		/* heap_sys plus the kernel's metadata */
+	__u64 mallocs;		/* cumulative objects allocated */
+	__u64 frees;		/* cumulative objects freed */
+	__u64 heap_alloc;	/* == alloc */
+	__u64 heap_sys;		/* heap address space in use by spans or idle */
+	__u64 heap_idle;	/* bytes in free spans */
+	__u64 heap_inuse;	/* bytes in in-use spans */
+	__u64 heap_released;	/* idle bytes with no physical memory */
+	__u64 heap_objects;	/* allocated objects */
+	__u64 next_gc;		/* heap goal */
+	__u64 last_gc;		/* end of the last cycle, ns since the epoch */
+	__u64 pause_total_ns;
+	__u64 pause_ns[GCA_NUM_PAUSE];	/* [(num_gc + 255) % 256] is the latest */
+	__u64 pause_end[GCA_NUM_PAUSE];	/* ns since the epoch */
+	__u32 num_gc;
+	__u32 num_forced_gc;	/* forced by the 2-minute rule or requested */
+	__u64 gc_cpu_fraction_ppb;	/* GC CPU / available CPU, parts per 10^9 */
+	__s32 gc_percent;	/* in force for this arena */
+	__u32 resv0;
+	__s64 memory_limit;	/* in force for this arena */
+	__u64 heap_live;	/* bytes the pacer counts as live (with caches) */
+	__u64 heap_marked;	/* bytes marked by the last cycle */
+	__u64 gc_trigger;
+};
+
+/*
+ * Commands carry no size (as iommufd's): the size is the argument's first
+ * field, so a struct can grow without a new command number.
+ */
+#define GCA_IOC_MAGIC		0xB7
+#define GCA_IOC_GET_INFO	_IO(GCA_IOC_MAGIC, 0x00)
+#define GCA_IOC_CREATE		_IO(GCA_IOC_MAGIC, 0x01)
+#define GCA_IOC_REGISTER_THREAD	_IO(GCA_IOC_MAGIC, 0x02)
+#define GCA_IOC_UNREGISTER_THREAD _IO(GCA_IOC_MAGIC, 0x03)
+#define GCA_IOC_REFILL		_IO(GCA_IOC_MAGIC, 0x04)
+#define GCA_IOC_ALLOC_LARGE	_IO(GCA_IOC_MAGIC, 0x05)
+#define GCA_IOC_HANDSHAKE	_IO(GCA_IOC_MAGIC, 0x06)
+#define GCA_IOC_COLLECT		_IO(GCA_IOC_MAGIC, 0x07)
+#define GCA_IOC_ADD_ROOTS	_IO(GCA_IOC_MAGIC, 0x08)
+#define GCA_IOC_REMOVE_ROOTS	_IO(GCA_IOC_MAGIC, 0x09)
+#define GCA_IOC_SET_PARAMS	_IO(GCA_IOC_MAGIC, 0x0a)
+#define GCA_IOC_READ_STATS	_IO(GCA_IOC_MAGIC, 0x0b)
+
+#endif /* _UAPI_LINUX_GCARENA_H */
