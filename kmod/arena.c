@@ -54,8 +54,8 @@ static int gca_fs_init_fs_context(struct fs_context *fc)
 }
 
 static struct file_system_type gca_fs_type = {
+	/* no .owner: the module's own mount must not pin the module */
 	.name		= "gcarena",
-	.owner		= THIS_MODULE,
 	.init_fs_context = gca_fs_init_fs_context,
 	.kill_sb	= kill_anon_super,
 };
@@ -93,7 +93,7 @@ static struct page **gca_backing_slot(struct gca_arena *a, u64 kpage,
 		if (!pages)
 			return NULL;
 		a->backing[chunk] = pages;
-		a->heap.meta_bytes += GCA_BACKING_CHUNK * sizeof(*pages);
+		a->meta_bytes += GCA_BACKING_CHUNK * sizeof(*pages);
 	}
 	return pages ? &pages[kpage % GCA_BACKING_CHUNK] : NULL;
 }
@@ -324,7 +324,7 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 		ret = -ENOMEM;
 		goto err_heap;
 	}
-	a->heap.meta_bytes += a->nbacking_chunks * sizeof(*a->backing);
+	a->meta_bytes = a->nbacking_chunks * sizeof(*a->backing);
 	a->ctrl_page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!a->ctrl_page) {
 		ret = -ENOMEM;
@@ -567,7 +567,7 @@ int gca_arena_fill_stats(struct gca_arena *a, struct gca_stats *st)
 	st->heap_released = st->heap_sys > h->heap_backed ?
 			    st->heap_sys - h->heap_backed : 0;
 	st->heap_objects = h->heap_objects;
-	st->sys = st->heap_sys + h->meta_bytes + PAGE_SIZE +
+	st->sys = st->heap_sys + h->meta_bytes + a->meta_bytes + PAGE_SIZE +
 		  sizeof(*a);
 	st->next_gc = a->next_gc;
 	st->last_gc = a->last_gc_ns;

@@ -75,7 +75,8 @@ void gca_cycle_update_pacer(struct gca_arena *a)
 	 * kernel's metadata and the free slots inside in-use spans (Go's
 	 * non-heap memory plus fragmentation, memoryLimitHeapGoal).
 	 */
-	overhead = h->meta_bytes + (h->heap_inuse - h->heap_alloc);
+	overhead = h->meta_bytes + a->meta_bytes +
+		   (h->heap_inuse - h->heap_alloc);
 	goal = gca_pacer_goal(h->heap_marked, a->roots_bytes,
 			      gca_arena_gc_percent(a),
 			      gca_arena_memory_limit(a), overhead);

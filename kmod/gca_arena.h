@@ -144,6 +144,7 @@ struct gca_arena {
 	struct rw_semaphore pages_rwsem;
 	struct page ***backing;
 	u64 nbacking_chunks;
+	u64 meta_bytes;			/* the backing table's own memory */
 };
 
 /* arena.c */
