@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Marking, after Go's src/runtime/mgcmark.go (greyobject, scanobject,
+ * scanblock) and mgcwork.go (the gray queue), for a heap whose contents
+ * are untrusted.
+ *
+ * Tri-color marking with an explicit gray queue, never recursion: an
+ * object is black once its mark bit is set and it has been scanned, gray
+ * while it waits on the queue.  gca_mark_word() shades (greyobject); the
+ * drain loop scans (scanobject).  The world is stopped while we mark, so
+ * there is no write barrier: the user process may still run code that
+ * writes the heap (a thread that ignores the handshake), which is why
+ * every word is read once with READ_ONCE and used only as a number.
+ *
+ * Marking is conservative, as scanblock with no pointer bitmap: every
+ * 8-byte word of a scannable object is a candidate pointer, and it marks
+ * an object only if it points inside an allocated object of an in-use
+ * span:
+ *
+ *  - off = word - user_base wraps for words below the heap and then fails
+ *    the bounds check in gca_span_of(), like any offset past grown_pages;
+ *  - interior pointers count (Go's findObject): any byte of an object;
+ *  - the slot index is computed with Go 1.21's divMul, and a word in the
+ *    tail waste of a span (index >= nelems) is no pointer;
+ *  - slots of a cached span that were handed to the thread's cache count
+ *    as allocated: the thread may have used them since.
+ *
+ * gca_mark_begin() treats every slot of a cached span that is allocated
+ * or in its cache as a root (marked and queued): the kernel cannot tell
+ * which of them the thread uses.
+ *
+ * Large objects are scanned in GCA_OBLET_SIZE pieces (Go's oblets,
+ * maxObletBytes in mgcmark.go): the entry for the object's start queues
+ * the other pieces, so one huge object neither blocks the queue nor runs
+ * long between cond_resched() calls.
+ *
+ * The gray queue is LIFO blocks of GCA_GRAY_BLOCK_ENTRIES offsets, taken
+ * without sleeping and capped at max_blocks.  When a push finds no block
+ * the object stays marked but unqueued and "overflow" is set (the scheme
+ * of the Boehm collector's mark-stack overflow): once the queue is empty,
+ * recovery rescans every marked object of every scannable span, which
+ * queues again whatever it newly marks, until a drain ends without
+ * overflow.  Each round that overflows has marked at least one new
+ * object, so recovery terminates.
+ */
+#include "gca_core.h"
+
+/*
+ * Smallest backing page a host uses: when ops->map() finds none, skip to
+ * the next boundary of this size.
+ */
+#define GCA_MAP_GRAIN		4096ULL
+
+static void gca_gray_account(struct gca_heap *h, s64 nblocks)
+{
+	h->gray.nblocks += nblocks;
+	h->meta_bytes += nblocks * (s64)sizeof(struct gca_gray_block);
+}
+
+/* Push the offset of a marked, scannable object (or oblet). */
+static bool gca_gray_push(struct gca_heap *h, u64 off)
+{
+	struct gca_grayq *q = &h->gray;
+	struct gca_gray_block *b = q->head;
+
+	if (unlikely(!b || b->n == GCA_GRAY_BLOCK_ENTRIES)) {
+		if (q->spare) {
+			b = q->spare;
+			q->spare = NULL;
+		} else {
+			b = NULL;
+			if (q->nblocks < q->max_blocks)
+				b = gca_alloc_nowait(sizeof(*b));
+			if (!b) {
+				q->overflow = true;
+				return false;
+			}
+			gca_gray_account(h, 1);
+		}
+		b->n = 0;
+		b->next = q->head;
+		q->head = b;
+	}
+	b->ent[b->n++] = off;
+	return true;
+}
+
+static bool gca_gray_pop(struct gca_heap *h, u64 *off)
+{
+	struct gca_grayq *q = &h->gray;
+	struct gca_gray_block *b;
+
+	while ((b = q->head) && b->n == 0) {
+		q->head = b->next;
+		if (!q->spare) {
+			q->spare = b;
+		} else {
+			kfree(b);
+			gca_gray_account(h, -1);
+		}
+	}
+	if (!b)
+		return false;
+	*off = b->ent[--b->n];
+	return true;
+}
+
+static void gca_gray_free_all(struct gca_grayq *q, s64 *freed)
+{
+	struct gca_gray_block *b;
+
+	while ((b = q->head)) {
+		q->head = b->next;
+		kfree(b);
+		(*freed)++;
+	}
+	if (q->spare)
+		(*freed)++;
+	kfree(q->spare);
+	q->spare = NULL;
+	q->overflow = false;
+}
+
+void gca_grayq_destroy(struct gca_grayq *q)
+{
+	/* The only gray queue is a heap's, whose meta_bytes counts blocks. */
+	struct gca_heap *h = container_of(q, struct gca_heap, gray);
+	s64 freed = 0;
+
+	gca_gray_free_all(q, &freed);
+	gca_gray_account(h, -freed);
+}
+
+/* Slot index of byte offset off of span s (Go's mspan.objIndex). */
+static inline u64 gca_obj_index(const struct gca_span *s, u64 off)
+{
+	return ((off - (s->start << GCA_PAGE_SHIFT)) * s->divmul) >> 32;
+}
+
+/* Allocated, or possibly allocated by the thread caching the span. */
+static inline u64 gca_live_bits(const struct gca_span *s, u64 w)
+{
+	return s->alloc_bits[w] | (s->cached ? s->cache_bits[w] : 0);
+}
+
+/* Mark slot idx of s; queue it if newly marked and scannable. */
+static void gca_shade(struct gca_heap *h, struct gca_span *s, u64 idx)
+{
+	s->mark_bits[idx / 64] |= 1ULL << (idx % 64);
+	h->marked_objects++;
+	h->marked_bytes += s->elemsize;
+	if (!s->noscan)
+		gca_gray_push(h, (s->start << GCA_PAGE_SHIFT) +
+				 idx * s->elemsize);
+}
+
+/* Clear all marks; the slots of cached spans are roots. */
+void gca_mark_begin(struct gca_heap *h)
+{
+	unsigned int work = 0;
+	struct gca_span *s;
+	s64 freed = 0;
+	u32 w;
+
+	/* An aborted mark may have left entries: start from nothing. */
+	gca_gray_free_all(&h->gray, &freed);
+	gca_gray_account(h, -freed);
+	h->marked_objects = 0;
+	h->marked_bytes = 0;
+	h->scanned_bytes = 0;
+
+	list_for_each_entry(s, &h->inuse, all) {
+		memset(s->mark_bits, 0, s->nwords * sizeof(u64));
+		if (s->cached) {
+			for (w = 0; w < s->nwords; w++) {
+				u64 bits = gca_live_bits(s, w);
+
+				while (bits) {
+					u64 i = __ffs64(bits);
+
+					bits &= bits - 1;
+					gca_shade(h, s, w * 64 + i);
+				}
+			}
+		}
+		if (++work >= GCA_WORK_QUANTUM) {
+			work = 0;
+			cond_resched();
+		}
+	}
+}
+
+bool gca_mark_word(struct gca_heap *h, u64 word)
+{
+	struct gca_span *s;
+	u64 off, idx, bit;
+
+	if (unlikely(!h->user_base))
+		return false;
+	off = word - h->user_base;
+	s = gca_span_of(h, off);
+	if (!s)
+		return false;
+	idx = gca_obj_index(s, off);
+	if (idx >= s->nelems)
+		return false;		/* tail waste */
+	bit = 1ULL << (idx % 64);
+	if (!(gca_live_bits(s, idx / 64) & bit))
+		return false;		/* a free slot */
+	if (!(s->mark_bits[idx / 64] & bit))
+		gca_shade(h, s, idx);
+	return true;
+}
+
+void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		gca_mark_word(h, READ_ONCE(words[i]));
+		if ((i + 1) % (16 * GCA_WORK_QUANTUM) == 0)
+			cond_resched();
+	}
+}
+
+/* Shade every word of heap bytes [off, off + n) (Go's scanblock). */
+static void gca_scan_range(struct gca_heap *h, u64 off, u64 n)
+{
+	while (n) {
+		u64 len = 0, step, i;
+		const u64 *p = h->ops->map(h, off, &len);
+
+		step = p ? min(len, n) & ~7ULL : 0;
+		if (!step) {
+			/* No backing: nothing there but zeroes. */
+			step = min(GCA_MAP_GRAIN - (off & (GCA_MAP_GRAIN - 1)), n);
+		} else {
+			for (i = 0; i < step / 8; i++)
+				gca_mark_word(h, READ_ONCE(p[i]));
+		}
+		off += step;
+		n -= step;
+	}
+}
+
+/*
+ * Scan one gray entry (Go's scanobject): a small object, or the oblet of
+ * a large object starting at off.  The entry at a large object's start
+ * queues its other oblets.
+ */
+static void gca_scan_entry(struct gca_heap *h, u64 off)
+{
+	struct gca_span *s = gca_span_of(h, off);
+	u64 base, end, o, n;
+
+	/* Only gca_shade() and this function queue offsets. */
+	if (WARN_ON_ONCE(!s || s->noscan))
+		return;
+	if (s->spanclass >> 1) {
+		n = s->elemsize;
+	} else {
+		base = s->start << GCA_PAGE_SHIFT;
+		end = base + s->elemsize;
+		if (off == base) {
+			for (o = base + GCA_OBLET_SIZE; o < end;
+			     o += GCA_OBLET_SIZE) {
+				/* On overflow, recovery rescans it whole. */
+				if (!gca_gray_push(h, o))
+					break;
+			}
+		}
+		n = min_t(u64, end - off, GCA_OBLET_SIZE);
+	}
+	gca_scan_range(h, off, n);
+	h->scanned_bytes += n;
+}
+
+/* Count one unit of work; every GCA_WORK_QUANTUM, yield and check. */
+static int gca_tick(struct gca_heap *h, unsigned int *work)
+{
+	if (++*work < GCA_WORK_QUANTUM)
+		return 0;
+	*work = 0;
+	cond_resched();
+	if (h->ops->should_abort(h))
+		return -EINTR;
+	return 0;
+}
+
+static int gca_drain_queue(struct gca_heap *h, unsigned int *work)
+{
+	u64 off;
+	int ret;
+
+	while (gca_gray_pop(h, &off)) {
+		gca_scan_entry(h, off);
+		ret = gca_tick(h, work);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Overflow recovery: scan every marked object of every scannable span
+ * again, draining the queue after each one so that it stays short.
+ */
+static int gca_rescan(struct gca_heap *h, unsigned int *work)
+{
+	struct gca_span *s;
+	u64 base, obj, o, n;
+	int ret;
+	u32 w;
+
+	list_for_each_entry(s, &h->inuse, all) {
+		if (s->noscan)
+			continue;
+		base = s->start << GCA_PAGE_SHIFT;
+		for (w = 0; w < s->nwords; w++) {
+			u64 bits = s->mark_bits[w];
+
+			while (bits) {
+				obj = base + (w * 64 + __ffs64(bits)) * s->elemsize;
+				bits &= bits - 1;
+				for (o = obj; o < obj + s->elemsize; o += n) {
+					n = min_t(u64, obj + s->elemsize - o,
+						  GCA_OBLET_SIZE);
+					gca_scan_range(h, o, n);
+					h->scanned_bytes += n;
+					ret = gca_tick(h, work);
+					if (!ret)
+						ret = gca_drain_queue(h, work);
+					if (ret)
+						return ret;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int gca_mark_drain(struct gca_heap *h)
+{
+	unsigned int work = 0;
+	int ret;
+
+	for (;;) {
+		ret = gca_drain_queue(h, &work);
+		if (ret)
+			return ret;
+		if (!h->gray.overflow)
+			break;
+		h->gray.overflow = false;
+		h->gray.overflows++;
+		ret = gca_rescan(h, &work);
+		if (ret) {
+			/* The next drain must redo the recovery. */
+			h->gray.overflow = true;
+			return ret;
+		}
+	}
+	h->heap_marked = h->marked_bytes;
+	return 0;
+}
+
+bool gca_is_marked(struct gca_heap *h, u64 off)
+{
+	struct gca_span *s = gca_span_of(h, off);
+	u64 idx, bit;
+
+	if (!s)
+		return false;
+	idx = gca_obj_index(s, off);
+	if (idx >= s->nelems)
+		return false;
+	bit = 1ULL << (idx % 64);
+	return (gca_live_bits(s, idx / 64) & s->mark_bits[idx / 64] & bit) != 0;
+}
