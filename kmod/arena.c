@@ -23,6 +23,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/highmem.h>
 #include <linux/idr.h>
 #include <linux/math64.h>
@@ -278,16 +279,23 @@ err:
 	return ERR_PTR(ret);
 }
 
-static int gca_count_arenas_of(struct mm_struct *mm)
+/* Resource limits: arenas per process, and per user unless privileged. */
+static bool gca_arena_limit_reached(struct gca_arena *new)
 {
 	struct gca_arena *a;
-	int n = 0;
+	int per_mm = 0, per_user = 0;
 
 	lockdep_assert_held(&gca_arenas_lock);
-	list_for_each_entry(a, &gca_arenas, node)
-		if (a->mm == mm)
-			n++;
-	return n;
+	list_for_each_entry(a, &gca_arenas, node) {
+		if (a->mm == new->mm)
+			per_mm++;
+		if (uid_eq(a->uid, new->uid))
+			per_user++;
+	}
+	if (per_mm >= GCA_MAX_ARENAS_PER_MM)
+		return true;
+	return per_user >= GCA_MAX_ARENAS_PER_USER &&
+	       !capable(CAP_SYS_RESOURCE);
 }
 
 /* GCA_IOC_CREATE: the arguments are checked by the caller. */
@@ -348,7 +356,7 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 
 	/* gca_arenas_lock ranks above a->lock: taken without it */
 	mutex_lock(&gca_arenas_lock);
-	if (gca_count_arenas_of(a->mm) >= GCA_MAX_ARENAS_PER_MM) {
+	if (gca_arena_limit_reached(a)) {
 		mutex_unlock(&gca_arenas_lock);
 		ret = -EMFILE;
 		goto err_ctrl;

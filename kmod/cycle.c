@@ -472,8 +472,13 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 					       READ_ONCE(a->phase_gen) != gen ||
 					       READ_ONCE(a->dying));
 		mutex_lock(&a->lock);
+		/*
+		 * -EINTR, not -ERESTARTSYS: the spans were taken back, so a
+		 * transparent restart would give them back twice.  The
+		 * library answers again, without spans.
+		 */
 		if (err) {
-			ret = -ERESTARTSYS;
+			ret = -EINTR;
 			break;
 		}
 	}

@@ -47,6 +47,7 @@
 #define GCA_MAX_STACK_BYTES	(1ULL << 30)	/* one registered stack */
 #define GCA_MAX_RET_SPANS	4096	/* spans given back in one call */
 #define GCA_MAX_ARENAS_PER_MM	64
+#define GCA_MAX_ARENAS_PER_USER	256	/* unless CAP_SYS_RESOURCE */
 #define GCA_FORCED_GC_PERIOD	(120 * HZ)	/* Go's forcegcperiod */
 #define GCA_PREEMPT_DELAY_MS	5	/* before a laggard is signalled */
 #define GCA_PREEMPT_RESEND_MS	100

@@ -202,7 +202,9 @@ struct gca_alloc_large {
 struct gca_handshake {
 	__u32 size;		/* in: sizeof the struct as the caller knows it */
 	__u32 flags;		/* in: must be 0 */
-	__u64 seq;		/* in: hs_seq read from the control page */
+	__u64 seq;		/* in: hs_seq read from the control page
+				 * (informational: the kernel answers the
+				 * request in force) */
 	__aligned_u64 sp;	/* in: lowest live stack address */
 	__aligned_u64 spans;	/* in: struct gca_span_ret * */
 	__u32 nspans;		/* in */
