@@ -135,6 +135,7 @@ struct gca_arena {
 
 	/* statistics (struct gca_stats) */
 	u32 num_gc, num_forced_gc;
+	u32 stats_seen_gc;		/* num_gc at the last GCA_IOC_READ_STATS */
 	u64 last_gc_ns;			/* wall clock */
 	u64 pause_total_ns;
 	u64 pause_ns[GCA_NUM_PAUSE];

@@ -223,6 +223,8 @@ void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n);
 int gca_mark_drain(struct gca_heap *h);
 /* Is the object at off (untrusted) allocated and marked?  For checks. */
 bool gca_is_marked(struct gca_heap *h, u64 off);
+/* Is off (untrusted) in an allocated object, or a slot a cache holds? */
+bool gca_is_allocated(struct gca_heap *h, u64 off);
 void gca_grayq_destroy(struct gca_grayq *q);
 
 /* ---- sweeping (gca_sweep.c) ---- */

@@ -376,3 +376,17 @@ bool gca_is_marked(struct gca_heap *h, u64 off)
 	bit = 1ULL << (idx % 64);
 	return (gca_live_bits(s, idx / 64) & s->mark_bits[idx / 64] & bit) != 0;
 }
+
+/* Does off (untrusted) lie in an allocated object (or a cached slot)? */
+bool gca_is_allocated(struct gca_heap *h, u64 off)
+{
+	struct gca_span *s = gca_span_of(h, off);
+	u64 idx;
+
+	if (!s)
+		return false;
+	idx = gca_obj_index(s, off);
+	if (idx >= s->nelems)
+		return false;
+	return (gca_live_bits(s, idx / 64) >> (idx % 64)) & 1;
+}

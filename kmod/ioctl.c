@@ -35,6 +35,7 @@ union gca_ioc_arg {
 	struct gca_roots roots;
 	struct gca_params_arg params;
 	struct gca_stats stats;
+	struct gca_query query;
 };
 
 struct gca_ioc_ctx {
@@ -435,7 +436,48 @@ static int gca_ioc_read_stats(struct gca_ioc_ctx *c)
 		return ret;
 	if (st->flags)
 		return -EINVAL;
-	return gca_arena_fill_stats(c->a, st);
+	ret = gca_arena_fill_stats(c->a, st);
+	/* poll() is readable again after the next cycle */
+	WRITE_ONCE(c->a->stats_seen_gc, st->num_gc);
+	return ret;
+}
+
+static int gca_ioc_query(struct gca_ioc_ctx *c)
+{
+	struct gca_query *q = &c->arg->query;
+	struct gca_arena *a = c->a;
+	u64 *addrs, *live;
+	u32 i, nwords;
+	int ret;
+
+	ret = gca_check_created(a);
+	if (ret)
+		return ret;
+	if (q->flags || q->resv0 || !q->n || q->n > GCA_QUERY_MAX)
+		return -EINVAL;
+	nwords = DIV_ROUND_UP(q->n, 64);
+	addrs = kvmalloc_array(q->n, sizeof(u64), GFP_KERNEL);
+	live = kvcalloc(nwords, sizeof(u64), GFP_KERNEL);
+	if (!addrs || !live) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (copy_from_user(addrs, u64_to_user_ptr(q->addrs),
+			   (size_t)q->n * sizeof(u64))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	mutex_lock(&a->lock);
+	for (i = 0; i < q->n; i++)
+		if (gca_is_allocated(&a->heap, addrs[i] - a->heap.user_base))
+			live[i / 64] |= 1ULL << (i % 64);
+	mutex_unlock(&a->lock);
+	if (copy_to_user(u64_to_user_ptr(q->live), live, nwords * sizeof(u64)))
+		ret = -EFAULT;
+out:
+	kvfree(addrs);
+	kvfree(live);
+	return ret;
 }
 
 struct gca_ioc_op {
@@ -475,6 +517,7 @@ static const struct gca_ioc_op gca_ioc_ops[] = {
 	GCA_OP(GCA_IOC_SET_PARAMS, gca_ioc_set_params, struct gca_params_arg,
 	       false),
 	GCA_OP(GCA_IOC_READ_STATS, gca_ioc_read_stats, struct gca_stats, false),
+	GCA_OP(GCA_IOC_QUERY_OBJECTS, gca_ioc_query, struct gca_query, false),
 };
 
 long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)

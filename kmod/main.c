@@ -12,6 +12,7 @@
 
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include "gca_arena.h"
 
@@ -42,6 +43,23 @@ static int gca_mmap(struct file *file, struct vm_area_struct *vma)
 	return gca_arena_mmap(file->private_data, file, vma);
 }
 
+/*
+ * Readable when a cycle has completed since the statistics were last read
+ * (GCA_IOC_READ_STATS), so a monitor can sleep in poll()/epoll instead of
+ * polling the statistics.  The collector wakes cycle_wq at every phase.
+ */
+static __poll_t gca_poll(struct file *file, struct poll_table_struct *pt)
+{
+	struct gca_arena *a = file->private_data;
+
+	if (!READ_ONCE(a->created))
+		return 0;
+	poll_wait(file, &a->cycle_wq, pt);
+	if (READ_ONCE(a->num_gc) != READ_ONCE(a->stats_seen_gc))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
 static const struct file_operations gca_fops = {
 	.owner		= THIS_MODULE,
 	.open		= gca_open,
@@ -49,6 +67,7 @@ static const struct file_operations gca_fops = {
 	.unlocked_ioctl	= gca_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= gca_mmap,
+	.poll		= gca_poll,
 	.llseek		= noop_llseek,
 };
 

@@ -26,6 +26,8 @@
  * control page at GCA_OFF_CTRL (read-only) and the heap at GCA_OFF_HEAP
  * (read-write, exactly heap_size bytes) -> allocate -> close.  One open
  * file is one arena, usable only by the process that created it.
+ * poll()/epoll on the file reports EPOLLIN when a cycle has completed
+ * since the statistics were last read with GCA_IOC_READ_STATS.
  */
 #ifndef _UAPI_LINUX_GCARENA_H
 #define _UAPI_LINUX_GCARENA_H
@@ -269,6 +271,22 @@ struct gca_stats {
 };
 
 /*
+ * GCA_IOC_QUERY_OBJECTS: which of n user addresses (at addrs) lie in an
+ * allocated object; bit i of the bitmap at live (n bits, rounded up to
+ * whole __u64 words) is set for a live address.  For heap profilers that
+ * track which sampled objects the collector freed.  n <= 65536.
+ */
+struct gca_query {
+	__u32 size;		/* in: sizeof the struct as the caller knows it */
+	__u32 flags;		/* in: must be 0 */
+	__aligned_u64 addrs;	/* in: __u64 addresses */
+	__aligned_u64 live;	/* out: __u64 bitmap words */
+	__u32 n;		/* in */
+	__u32 resv0;
+};
+#define GCA_QUERY_MAX		65536
+
+/*
  * Commands carry no size (as iommufd's): the size is the argument's first
  * field, so a struct can grow without a new command number.
  */
@@ -285,5 +303,6 @@ struct gca_stats {
 #define GCA_IOC_REMOVE_ROOTS	_IO(GCA_IOC_MAGIC, 0x09)
 #define GCA_IOC_SET_PARAMS	_IO(GCA_IOC_MAGIC, 0x0a)
 #define GCA_IOC_READ_STATS	_IO(GCA_IOC_MAGIC, 0x0b)
+#define GCA_IOC_QUERY_OBJECTS	_IO(GCA_IOC_MAGIC, 0x0c)
 
 #endif /* _UAPI_LINUX_GCARENA_H */
