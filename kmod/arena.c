@@ -596,6 +596,12 @@ int gca_arena_fill_stats(struct gca_arena *a, struct gca_stats *st)
 	st->heap_live = h->heap_live;
 	st->heap_marked = h->heap_marked;
 	st->gc_trigger = a->gc_trigger;
+	memcpy(st->pause_hist, a->pause_hist, sizeof(st->pause_hist));
+	st->num_pauses = a->num_pauses;
+	st->assist_ns = a->assist_ns;
+	st->checkmark_cycles = a->checkmark_cycles;
+	st->checkmark_failures = a->checkmark_failures;
+	st->debug = gca_arena_debug(a);
 	mutex_unlock(&a->lock);
 	return 0;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The collector: one kernel thread per arena runs each cycle, and the
- * process's threads meet it at handshakes.
+ * process's threads meet it at soft handshakes.
  *
  * Why a thread per arena: an arena's cycle waits on that process's
  * threads, so a shared pool would let one slow or hostile process delay
@@ -9,28 +9,40 @@
  * collector's CPU time visible per process (top shows gcarena/<id>), and
  * arenas are few (GCA_MAX_ARENAS_PER_MM per process).
  *
- * A cycle, as Go's gcStart/gcMarkDone/gcSweep with the world stopped
- * (mutators are held for the whole mark; concurrent marking will release
- * them after their stacks are scanned):
+ * A cycle is Go's (mgc.go: gcStart, gcMarkDone, gcMarkTermination,
+ * gcSweep) with soft handshakes in place of stop-the-world, except for a
+ * short hold at mark termination:
  *
- *  1. STOP: hs_seq++ is published in the control page.  Every registered
- *     thread answers at its next safepoint with GCA_IOC_HANDSHAKE (giving
- *     back its cached spans) and is held in the kernel.  A thread that
- *     does not answer within GCA_PREEMPT_DELAY_MS is sent the arena's
- *     preempt signal, whose handler in the library answers (Go 1.14's
- *     asynchronous preemption); a thread that is exiting is dropped.
- *  2. MARK: with every thread held, mark bits are cleared and spans still
- *     cached are shaded (gca_mark_begin).  Each held thread scans its own
- *     stack from the sp it passed (copy_from_user, in its own context),
- *     and one of them scans the root ranges.  Then this thread drains
- *     the gray queue, reading the heap through kernel mappings.
- *  3. SWEEP: every unmarked object is freed; the pacer sets the next goal;
- *     free pages above the retained goal are released.
- *  4. OFF: held threads return to userspace.
+ *  0. Sweep termination: the previous cycle's sweep is finished.
+ *  1. Mark setup (phase still OFF, mutators allocate white): every span's
+ *     marks are cleared, a few hundred spans per lock hold.
+ *  2. MARK, stage BARRIER: the slots of cached spans are shaded (they are
+ *     roots), the phase is published with a new handshake sequence, and
+ *     each thread answers at its next safepoint: from then on its stores
+ *     go through the hybrid write barrier.  No object is scanned before
+ *     every thread has its barrier on: a thread without it could delete a
+ *     pointer that only a scanned stack still holds.
+ *  3. MARK, stage SCAN: a second handshake; each thread scans its own
+ *     stack (copy_from_user, in its own context) and goes on; the root
+ *     ranges and the stacks of parked threads are scanned by whichever
+ *     process thread gets there first.  Meanwhile this thread drains the
+ *     gray queue a slice at a time, reading the heap through kernel
+ *     mappings.  Allocation is black; mutators that outrun the marker
+ *     assist (gca_mark_assist()).
+ *  4. MARK_TERM: a handshake at which each thread flushes its barrier
+ *     buffer and its cache and is held; the queue is drained for the last
+ *     time (nothing can add to it: every thread is held or parked).  With
+ *     checkmark on, the marks are saved and the heap is marked again from
+ *     the roots, stacks rescanned by the held threads, and any object the
+ *     concurrent mark missed is reported (Go's gccheckmark).
+ *  5. SWEEP: held threads are released with the barrier off; this thread
+ *     sweeps in slices while mutators sweep lazily the spans they take
+ *     (gca_span_refill()); then free pages beyond the retained goal are
+ *     released, and the cycle is complete (OFF).
  *
- * The pause of the cycle is from STOP to OFF.  All state lives in the
- * arena under arena->lock; mutators wait on cycle_wq and are woken at each
- * phase change (phase_gen), the collector waits on gc_wq.
+ * All state lives in the arena under arena->lock.  Mutators wait on
+ * cycle_wq (woken at every phase change: phase_gen), the collector waits
+ * on gc_wq (woken when a thread answers: wake_gen).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -86,11 +98,15 @@ void gca_cycle_update_pacer(struct gca_arena *a)
 		WRITE_ONCE(a->ctrl->next_gc, goal);
 }
 
-/* Ask for a cycle if the heap has reached the trigger. */
+/*
+ * Ask for a cycle if the heap has reached the trigger.  Called when the
+ * heap grows (refill, large allocation), as Go's mallocgc checks; a request
+ * made while a cycle runs starts the next one when it ends.
+ */
 void gca_cycle_check_trigger(struct gca_arena *a)
 {
 	lockdep_assert_held(&a->lock);
-	if (a->request != GCA_GC_NONE || a->phase != GCA_PHASE_OFF)
+	if (a->request != GCA_GC_NONE)
 		return;
 	if (a->heap.heap_live >= a->gc_trigger) {
 		a->request = GCA_GC_HEAP;
@@ -112,11 +128,44 @@ void gca_cycle_kick_all(void)
 }
 
 /* ---------------------------------------------------------------------
+ * Pauses
+ */
+
+/*
+ * A pause is time a mutator spent unable to run its own code because of
+ * the collector.  The histogram keeps all of them; the ring keeps the
+ * longest of each cycle (see gca_finish_cycle()).
+ */
+void gca_record_pause(struct gca_arena *a, u64 ns)
+{
+	unsigned int b = ns > 1 ? ilog2(ns) : 0;
+
+	lockdep_assert_held(&a->lock);
+	a->pause_hist[min_t(unsigned int, b, GCA_PAUSE_HIST_BUCKETS - 1)]++;
+	a->num_pauses++;
+	a->pause_total_ns += ns;
+	a->cycle_max_pause = max(a->cycle_max_pause, ns);
+}
+
+/* ---------------------------------------------------------------------
  * Waiting for the process's threads
  */
 
+enum gca_wait_for {
+	GCA_WAIT_ACKED,		/* every unparked thread answered hs_seq */
+	GCA_WAIT_SCANNED,	/* every stack and the roots scanned */
+};
+
+static bool gca_thread_done(struct gca_arena *a, struct gca_thread *t,
+			    enum gca_wait_for what)
+{
+	if (what == GCA_WAIT_ACKED)
+		return t->parked || t->acked_seq == a->hs_seq;
+	return t->scanned_cycle == a->scan_id;
+}
+
 /* Drop threads that will never answer; signal those that are late. */
-static void gca_reap_and_signal(struct gca_arena *a, bool want_scan)
+static void gca_reap_and_signal(struct gca_arena *a, enum gca_wait_for what)
 {
 	unsigned long delay = msecs_to_jiffies(GCA_PREEMPT_DELAY_MS);
 	unsigned long resend = msecs_to_jiffies(GCA_PREEMPT_RESEND_MS);
@@ -124,16 +173,16 @@ static void gca_reap_and_signal(struct gca_arena *a, bool want_scan)
 
 	lockdep_assert_held(&a->lock);
 	list_for_each_entry_safe(t, n, &a->threads, node) {
-		bool late = t->acked_seq != a->hs_seq ||
-			    (want_scan && t->scanned_seq != a->hs_seq);
-
-		if (!late)
+		if (gca_thread_done(a, t, what))
 			continue;
 		if (gca_thread_gone(t)) {
-			gca_thread_drop(a, t);
+			/* a stack being scanned by another thread stays */
+			if (!t->park_claimed)
+				gca_thread_drop(a, t);
 			continue;
 		}
-		if (!a->preempt_signal ||
+		/* a parked thread is blocked on purpose: others scan for it */
+		if (t->parked || !a->preempt_signal ||
 		    time_before(jiffies, a->phase_jiffies + delay))
 			continue;
 		if (t->signalled_seq == a->hs_seq &&
@@ -145,51 +194,14 @@ static void gca_reap_and_signal(struct gca_arena *a, bool want_scan)
 	}
 }
 
-static bool gca_all_acked(struct gca_arena *a)
+static bool gca_all_done(struct gca_arena *a, enum gca_wait_for what)
 {
 	struct gca_thread *t;
 
 	list_for_each_entry(t, &a->threads, node)
-		if (t->acked_seq != a->hs_seq)
+		if (!gca_thread_done(a, t, what))
 			return false;
-	return true;
-}
-
-static bool gca_all_scanned(struct gca_arena *a)
-{
-	struct gca_thread *t;
-
-	list_for_each_entry(t, &a->threads, node)
-		if (t->scanned_seq != a->hs_seq)
-			return false;
-	return a->roots_scanned;
-}
-
-/*
- * Wait until done(a) holds.  -EINTR when the arena goes away, or when the
- * roots need a reader and no process thread is left to read them.
- */
-static int gca_wait_threads(struct gca_arena *a, bool want_scan)
-{
-	for (;;) {
-		bool done, stuck = false;
-		u64 gen = READ_ONCE(a->wake_gen);
-
-		mutex_lock(&a->lock);
-		gca_reap_and_signal(a, want_scan);
-		done = want_scan ? gca_all_scanned(a) : gca_all_acked(a);
-		if (want_scan && !done && !a->nthreads && !a->collect_waiters)
-			stuck = true;
-		mutex_unlock(&a->lock);
-		if (done)
-			return 0;
-		if (stuck || kthread_should_stop() || READ_ONCE(a->dying))
-			return -EINTR;
-		wait_event_timeout(a->gc_wq,
-				   READ_ONCE(a->wake_gen) != gen ||
-				   kthread_should_stop() || READ_ONCE(a->dying),
-				   msecs_to_jiffies(GCA_PREEMPT_DELAY_MS));
-	}
+	return what == GCA_WAIT_ACKED || a->roots_scanned;
 }
 
 static void gca_wake_collector(struct gca_arena *a)
@@ -198,23 +210,183 @@ static void gca_wake_collector(struct gca_arena *a)
 	wake_up(&a->gc_wq);
 }
 
+static bool gca_collector_should_stop(struct gca_arena *a)
+{
+	return kthread_should_stop() || READ_ONCE(a->dying);
+}
+
+/*
+ * Wait until every thread has done what; with drain, mark the heap while
+ * waiting and return only once the gray queue is empty too.  Called and
+ * returns without a->lock.  -EINTR when the arena goes away.
+ */
+static int gca_wait_threads(struct gca_arena *a, enum gca_wait_for what,
+			    bool drain)
+{
+	struct gca_heap *h = &a->heap;
+
+	for (;;) {
+		u64 gen = READ_ONCE(a->wake_gen);
+		bool done;
+		int ret = 0;
+
+		mutex_lock(&a->lock);
+		gca_reap_and_signal(a, what);
+		if (drain)
+			ret = gca_mark_drain_some(h, GCA_DRAIN_BUDGET);
+		done = !ret && gca_all_done(a, what);
+		mutex_unlock(&a->lock);
+		if (done)
+			return 0;
+		if (ret == -EINTR || gca_collector_should_stop(a))
+			return -EINTR;
+		if (ret == -EAGAIN) {
+			/* more gray work: give mutators the lock, go on */
+			cond_resched();
+			continue;
+		}
+		wait_event_timeout(a->gc_wq,
+				   READ_ONCE(a->wake_gen) != gen ||
+				   gca_collector_should_stop(a),
+				   msecs_to_jiffies(GCA_PREEMPT_DELAY_MS));
+	}
+}
+
 /* ---------------------------------------------------------------------
  * The cycle
  */
 
-static void gca_record_pause(struct gca_arena *a, u64 pause)
+/* New handshake round: every unparked thread must answer again. */
+static void gca_new_round(struct gca_arena *a, enum gca_phase phase,
+			  enum gca_mark_stage stage)
 {
-	u32 i;
+	lockdep_assert_held(&a->lock);
+	a->stage = stage;
+	a->hs_seq++;
+	a->phase_jiffies = jiffies;
+	gca_publish_phase(a, phase);
+}
+
+/* A new stack scan: every stack and the roots must be scanned again. */
+static void gca_new_scan(struct gca_arena *a)
+{
+	struct gca_thread *t;
 
 	lockdep_assert_held(&a->lock);
-	a->num_gc++;
-	/* Go's ring: PauseNs[(NumGC+255)%256] is the latest */
-	i = (a->num_gc + GCA_NUM_PAUSE - 1) % GCA_NUM_PAUSE;
-	a->pause_ns[i] = pause;
-	a->last_gc_ns = ktime_get_real_ns();
-	a->pause_end[i] = a->last_gc_ns;
-	a->pause_total_ns += pause;
-	a->last_gc_jiffies = jiffies;
+	a->scan_id++;
+	a->roots_scanned = !a->nroots;
+	a->roots_claimed = false;
+	list_for_each_entry(t, &a->threads, node)
+		t->park_claimed = false;
+}
+
+/* The slots of every cached span are roots (gca_mark_begin()). */
+static void gca_shade_cached(struct gca_arena *a)
+{
+	struct gca_thread *t;
+	struct gca_span *s;
+
+	lockdep_assert_held(&a->lock);
+	list_for_each_entry(t, &a->threads, node)
+		list_for_each_entry(s, &t->spans, list)
+			gca_mark_shade_span(&a->heap, s);
+}
+
+/* Clear every mark, a slice per lock hold.  Called with a->lock held. */
+static int gca_clear_marks(struct gca_arena *a)
+{
+	gca_mark_clear_begin(&a->heap);
+	while (!gca_mark_clear_some(&a->heap, GCA_CLEAR_BUDGET)) {
+		mutex_unlock(&a->lock);
+		cond_resched();
+		mutex_lock(&a->lock);
+		if (gca_collector_should_stop(a))
+			return -EINTR;
+	}
+	return 0;
+}
+
+/* Sweep what is left, a slice per lock hold.  Called with a->lock held. */
+static int gca_finish_sweep(struct gca_arena *a, struct gca_sweep_result *res)
+{
+	while (gca_sweep_some(&a->heap, GCA_SWEEP_BUDGET, res)) {
+		mutex_unlock(&a->lock);
+		cond_resched();
+		mutex_lock(&a->lock);
+		if (gca_collector_should_stop(a))
+			return -EINTR;
+	}
+	return 0;
+}
+
+/*
+ * Checkmark, with every thread held at mark termination: mark again from
+ * the roots and count what the concurrent mark missed.
+ */
+static int gca_checkmark(struct gca_arena *a)
+{
+	struct gca_heap *h = &a->heap;
+	u64 marked = h->heap_marked, failures;
+	int ret;
+
+	lockdep_assert_held(&a->lock);
+	gca_checkmark_save(h);
+	ret = gca_clear_marks(a);
+	if (ret)
+		return ret;
+	h->marking = true;
+	gca_shade_cached(a);
+	gca_new_scan(a);
+	gca_new_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_CHECK);
+	mutex_unlock(&a->lock);
+	wake_up_all(&a->cycle_wq);
+	ret = gca_wait_threads(a, GCA_WAIT_SCANNED, true);
+	mutex_lock(&a->lock);
+	if (ret)
+		return ret;
+	ret = gca_mark_drain(h);
+	if (ret)
+		return ret;
+	failures = gca_checkmark_verify(h);
+	h->heap_marked = marked;
+	a->checkmark_cycles++;
+	if (failures) {
+		a->checkmark_failures += failures;
+		pr_err("arena %u: checkmark: cycle %llu: %llu reachable objects were not marked\n",
+		       a->id, a->cycle, failures);
+	}
+	return 0;
+}
+
+/* Mark termination and sweep start; the world is released at SWEEP. */
+static int gca_mark_termination(struct gca_arena *a)
+{
+	struct gca_heap *h = &a->heap;
+	int ret;
+
+	mutex_lock(&a->lock);
+	gca_new_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_TERM);
+	mutex_unlock(&a->lock);
+	wake_up_all(&a->cycle_wq);
+	/* each thread flushes its buffer and cache, and is held */
+	ret = gca_wait_threads(a, GCA_WAIT_ACKED, false);
+	if (ret)
+		return ret;
+	mutex_lock(&a->lock);
+	ret = gca_mark_drain(h);
+	if (!ret && (gca_arena_debug(a) & GCA_DEBUG_CHECKMARK))
+		ret = gca_checkmark(a);
+	if (ret) {
+		mutex_unlock(&a->lock);
+		return ret;
+	}
+	gca_sweep_begin(h);
+	a->roots_bytes = a->cycle_roots_bytes;
+	gca_cycle_update_pacer(a);
+	gca_publish_phase(a, GCA_PHASE_SWEEP);
+	mutex_unlock(&a->lock);
+	wake_up_all(&a->cycle_wq);
+	return 0;
 }
 
 static void gca_scavenge_after_sweep(struct gca_arena *a)
@@ -235,71 +407,92 @@ static void gca_scavenge_after_sweep(struct gca_arena *a)
 		gca_scavenge(h, target);
 }
 
+static void gca_finish_cycle(struct gca_arena *a, enum gca_gc_reason reason)
+{
+	u32 i;
+
+	lockdep_assert_held(&a->lock);
+	gca_scavenge_after_sweep(a);
+	if (reason == GCA_GC_FORCED || reason == GCA_GC_MANUAL)
+		a->num_forced_gc++;
+	a->num_gc++;
+	/* Go's ring: PauseNs[(NumGC+255)%256] is the latest */
+	i = (a->num_gc + GCA_NUM_PAUSE - 1) % GCA_NUM_PAUSE;
+	a->pause_ns[i] = a->cycle_max_pause;
+	a->last_gc_ns = ktime_get_real_ns();
+	a->pause_end[i] = a->last_gc_ns;
+	a->last_gc_jiffies = jiffies;
+	if (a->request == reason)
+		a->request = GCA_GC_NONE;
+	gca_publish_phase(a, GCA_PHASE_OFF);
+}
+
 static void gca_run_cycle(struct gca_arena *a, enum gca_gc_reason reason)
 {
 	struct gca_heap *h = &a->heap;
 	struct gca_sweep_result res = {};
-	u64 t0 = ktime_get_ns(), tw;
+	u64 t0 = ktime_get_ns();
 	int ret;
 
 	mutex_lock(&a->lock);
-	a->hs_seq++;
-	a->roots_scanned = !a->nroots;
-	a->roots_claimed = false;
+	/* 0, 1: finish the last sweep; clear the marks, mutators running */
+	ret = gca_finish_sweep(a, &res);
+	if (!ret)
+		ret = gca_clear_marks(a);
+	if (ret)
+		goto abort_locked;
+
+	/* 2: barrier on everywhere before anything is scanned */
+	a->cycle++;
+	a->cycle_max_pause = 0;
 	a->cycle_roots_bytes = 0;
-	a->phase_jiffies = jiffies;
-	gca_publish_phase(a, GCA_PHASE_STOP);
+	h->marking = true;
+	gca_shade_cached(a);
+	gca_new_scan(a);
+	gca_new_round(a, GCA_PHASE_MARK, GCA_STAGE_BARRIER);
 	mutex_unlock(&a->lock);
 	wake_up_all(&a->cycle_wq);
-
-	/* 1. every thread stops, its cache given back */
-	ret = gca_wait_threads(a, false);
+	ret = gca_wait_threads(a, GCA_WAIT_ACKED, false);
 	if (ret)
 		goto abort;
 
-	/* 2. stacks and roots, read by the held threads themselves */
+	/* 3: stacks and roots, and the heap meanwhile */
 	mutex_lock(&a->lock);
-	gca_mark_begin(h);
-	a->phase_jiffies = jiffies;
-	gca_publish_phase(a, GCA_PHASE_MARK);
+	gca_new_round(a, GCA_PHASE_MARK, GCA_STAGE_SCAN);
 	mutex_unlock(&a->lock);
 	wake_up_all(&a->cycle_wq);
-	ret = gca_wait_threads(a, true);
+	ret = gca_wait_threads(a, GCA_WAIT_SCANNED, true);
 	if (ret)
 		goto abort;
 
-	/* 3. the heap, through kernel mappings */
-	tw = ktime_get_ns();
-	mutex_lock(&a->lock);
-	ret = gca_mark_drain(h);
-	if (ret) {
-		mutex_unlock(&a->lock);
+	/* 4: mark termination */
+	ret = gca_mark_termination(a);
+	if (ret)
 		goto abort;
-	}
-	gca_publish_phase(a, GCA_PHASE_MARK_TERM);
-	gca_publish_phase(a, GCA_PHASE_SWEEP);
-	ret = gca_sweep(h, &res);
-	a->roots_bytes = a->cycle_roots_bytes;
-	gca_cycle_update_pacer(a);
-	gca_scavenge_after_sweep(a);
-	a->gc_cpu_ns += ktime_get_ns() - tw;
-	if (reason == GCA_GC_FORCED || reason == GCA_GC_MANUAL)
-		a->num_forced_gc++;
-	gca_record_pause(a, ktime_get_ns() - t0);
-	if (a->request == reason)
-		a->request = GCA_GC_NONE;
-	/* the trigger is checked at the next allocation, as Go does */
-	gca_publish_phase(a, GCA_PHASE_OFF);
+
+	/* 5: sweep, concurrently with the mutators */
+	memset(&res, 0, sizeof(res));
+	mutex_lock(&a->lock);
+	ret = gca_finish_sweep(a, &res);
+	if (ret)
+		goto abort_locked;
+	a->gc_cpu_ns += ktime_get_ns() - t0;
+	gca_finish_cycle(a, reason);
 	mutex_unlock(&a->lock);
 	wake_up_all(&a->cycle_wq);
-	pr_debug("arena %u: cycle %u: marked %llu, freed %llu objects (%llu bytes)\n",
-		 a->id, a->num_gc, h->heap_marked, res.freed_objects,
+	pr_debug("arena %u: cycle %llu: marked %llu, freed %llu objects (%llu bytes)\n",
+		 a->id, a->cycle, h->heap_marked, res.freed_objects,
 		 res.freed_bytes);
 	return;
 
 abort:
-	/* nothing was freed: marks are cleared by the next gca_mark_begin */
 	mutex_lock(&a->lock);
+abort_locked:
+	/*
+	 * The arena is going away.  Nothing is freed after an unfinished
+	 * mark: the next gca_mark_clear_begin() starts from scratch.
+	 */
+	h->marking = false;
 	if (a->request == reason)
 		a->request = GCA_GC_NONE;
 	a->last_gc_jiffies = jiffies;
@@ -332,13 +525,14 @@ static int gca_gc_thread(void *data)
 			gca_cycle_update_pacer(a);
 		}
 		/* Go's forcegc: a cycle at least every two minutes, unless off */
-		if (a->request == GCA_GC_NONE && gca_arena_gc_percent(a) >= 0 &&
-		    time_after_eq(jiffies, a->last_gc_jiffies +
-					   GCA_FORCED_GC_PERIOD))
-			a->request = GCA_GC_FORCED;
-		if (a->request == GCA_GC_NONE && time_after_eq(jiffies,
-				a->last_gc_jiffies + GCA_FORCED_GC_PERIOD))
-			a->last_gc_jiffies = jiffies;
+		if (time_after_eq(jiffies, a->last_gc_jiffies +
+					   GCA_FORCED_GC_PERIOD)) {
+			if (a->request == GCA_GC_NONE &&
+			    gca_arena_gc_percent(a) >= 0)
+				a->request = GCA_GC_FORCED;
+			else if (a->request == GCA_GC_NONE)
+				a->last_gc_jiffies = jiffies;
+		}
 		reason = a->request;
 		mutex_unlock(&a->lock);
 		if (reason != GCA_GC_NONE)
@@ -367,14 +561,51 @@ void gca_cycle_stop_thread(struct gca_arena *a)
 }
 
 /* ---------------------------------------------------------------------
- * The mutator's side: GCA_IOC_HANDSHAKE and GCA_IOC_COLLECT
+ * The mutator's side
  */
 
-static int gca_scan_own_stack(struct gca_arena *a, struct gca_thread *t,
-			      u64 sp)
+/*
+ * May t take a span or a large object now?  Allocation during marking is
+ * black, which is sound only once the thread's barrier is on; at mark
+ * termination the thread must answer and be held first.
+ */
+int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t)
 {
-	u64 lo = t->stack_lo, hi = t->stack_hi;
+	lockdep_assert_held(&a->lock);
+	if (t->parked)
+		return -EAGAIN;
+	switch (a->phase) {
+	case GCA_PHASE_MARK:
+		return t->barrier_cycle == a->cycle ? 0 : -EAGAIN;
+	case GCA_PHASE_MARK_TERM:
+		return -EAGAIN;
+	default:
+		return 0;
+	}
+}
 
+/*
+ * Go's mark assist: a thread that allocates while the heap is past its
+ * goal during marking does a slice of marking itself, on its own CPU.
+ */
+void gca_mark_assist(struct gca_arena *a)
+{
+	u64 t0;
+
+	lockdep_assert_held(&a->lock);
+	if (a->phase != GCA_PHASE_MARK || a->stage != GCA_STAGE_SCAN ||
+	    a->heap.heap_live <= a->next_gc)
+		return;
+	t0 = ktime_get_ns();
+	gca_mark_drain_some(&a->heap, GCA_ASSIST_BUDGET);
+	t0 = ktime_get_ns() - t0;
+	a->assist_ns += t0;
+	a->gc_cpu_ns += t0;
+	gca_record_pause(a, t0);
+}
+
+static int gca_scan_own_stack(struct gca_arena *a, u64 lo, u64 hi, u64 sp)
+{
 	/*
 	 * sp is untrusted.  Outside the registered stack (a handler on an
 	 * alternate stack, or a lie) the whole stack is scanned.
@@ -384,72 +615,147 @@ static int gca_scan_own_stack(struct gca_arena *a, struct gca_thread *t,
 	return gca_scan_user_range(a, sp, hi - sp);
 }
 
+static struct gca_thread *gca_thread_by_tid(struct gca_arena *a, u32 tid)
+{
+	struct gca_thread *t;
+
+	list_for_each_entry(t, &a->threads, node)
+		if (t->tid == tid)
+			return t;
+	return NULL;
+}
+
 /*
- * Answer handshakes and, with collect, wait until a full cycle that began
- * after the call has ended.  t is NULL for an unregistered caller of
- * GCA_IOC_COLLECT (it may still read the root ranges for the collector).
+ * Scanning work any process thread can do for the cycle: the root ranges
+ * and the stacks of parked threads.  Called with a->lock held; drops it
+ * around the scan.  Returns 1 if it did some work, 0 if none, or -errno.
+ */
+static int gca_help_scan(struct gca_arena *a)
+{
+	u64 scan = a->scan_id, lo, hi, sp;
+	struct gca_thread *p;
+	bool found = false;
+	u32 tid = 0;
+	int err;
+
+	lockdep_assert_held(&a->lock);
+	if (a->stage != GCA_STAGE_SCAN && a->stage != GCA_STAGE_CHECK)
+		return 0;
+	if (!a->roots_claimed && !a->roots_scanned) {
+		a->roots_claimed = true;
+		mutex_unlock(&a->lock);
+		err = gca_scan_roots(a);
+		mutex_lock(&a->lock);
+		a->roots_claimed = false;
+		if (!err && a->scan_id == scan)
+			a->roots_scanned = true;
+		gca_wake_collector(a);
+		return err ? err : 1;
+	}
+	list_for_each_entry(p, &a->threads, node) {
+		if (p->parked && !p->park_claimed &&
+		    p->scanned_cycle != scan) {
+			p->park_claimed = true;
+			tid = p->tid;
+			lo = p->stack_lo;
+			hi = p->stack_hi;
+			sp = p->park_sp;
+			found = true;
+			break;
+		}
+	}
+	if (!found)
+		return 0;
+	mutex_unlock(&a->lock);
+	err = gca_scan_own_stack(a, lo, hi, sp);
+	mutex_lock(&a->lock);
+	/* it may have unparked or gone meanwhile: look it up again */
+	p = gca_thread_by_tid(a, tid);
+	if (p) {
+		p->park_claimed = false;
+		if (!err && p->parked && a->scan_id == scan)
+			p->scanned_cycle = scan;
+	}
+	gca_wake_collector(a);
+	return err ? err : 1;
+}
+
+/*
+ * GCA_IOC_HANDSHAKE and GCA_IOC_COLLECT.  The barrier buffer and the
+ * spans have been taken back by the caller.  Answer the round in force
+ * and do its work; at mark termination stay held until sweeping starts.
+ * With collect, also wait until a full cycle that began after the call
+ * has ended.  t is NULL for an unregistered caller of GCA_IOC_COLLECT (it
+ * may still scan roots and parked stacks for the collector).
  */
 int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		  const struct gca_handshake *hs, bool collect)
 {
-	u32 target = 0;
+	u64 t0 = ktime_get_ns(), held_since = 0, gen, ts;
+	bool worked = false;
+	u64 target = 0;
 	int ret = 0, err;
 
-	if (t && hs->nspans) {
-		ret = gca_give_back_spans(a, t, hs->spans, hs->nspans);
-		if (ret && ret != -EINVAL)
-			return ret;
-	}
 	mutex_lock(&a->lock);
+	if (t) {
+		t->parked = hs->flags & GCA_HS_PARK;
+		if (t->parked) {
+			/* it answers for itself until it comes back */
+			t->park_sp = hs->sp;
+			gca_wake_collector(a);
+			mutex_unlock(&a->lock);
+			return 0;
+		}
+	}
 	if (collect) {
 		/* a cycle already under way may have missed earlier stores */
 		target = a->num_gc + (a->phase == GCA_PHASE_OFF ? 1 : 2);
-		if (a->request == GCA_GC_NONE || a->phase != GCA_PHASE_OFF)
-			a->request = GCA_GC_MANUAL;
+		a->request = GCA_GC_MANUAL;
 		a->collect_waiters++;
 		gca_wake_collector(a);
 	}
 	for (;;) {
-		u64 gen;
-		bool scan_stack = false, scan_roots = false;
+		bool in_cycle = a->phase == GCA_PHASE_MARK ||
+				a->phase == GCA_PHASE_MARK_TERM;
 
-		if (t && a->phase == GCA_PHASE_STOP &&
-		    t->acked_seq != a->hs_seq) {
+		if (t && in_cycle && t->acked_seq != a->hs_seq) {
 			t->acked_seq = a->hs_seq;
+			t->barrier_cycle = a->cycle;
+			worked = true;
 			gca_wake_collector(a);
 		}
-		if (a->phase == GCA_PHASE_MARK) {
-			if (t && t->acked_seq == a->hs_seq &&
-			    t->scanned_seq != a->hs_seq)
-				scan_stack = true;
-			if (!a->roots_claimed && !a->roots_scanned) {
-				a->roots_claimed = true;
-				scan_roots = true;
-			}
-		}
-		if (scan_stack || scan_roots) {
-			u64 seq = a->hs_seq, t0 = ktime_get_ns();
+		if (t && in_cycle && a->stage != GCA_STAGE_BARRIER &&
+		    t->scanned_cycle != a->scan_id) {
+			u64 scan = a->scan_id, lo = t->stack_lo, hi = t->stack_hi;
+
+			u64 ts = ktime_get_ns();
 
 			mutex_unlock(&a->lock);
-			err = 0;
-			if (scan_roots)
-				err = gca_scan_roots(a);
-			if (scan_stack && !err)
-				err = gca_scan_own_stack(a, t, hs->sp);
+			err = gca_scan_own_stack(a, lo, hi, hs->sp);
 			mutex_lock(&a->lock);
-			a->gc_cpu_ns += ktime_get_ns() - t0;
-			if (scan_roots) {
-				a->roots_claimed = false;
-				if (!err && a->hs_seq == seq)
-					a->roots_scanned = true;
-			}
-			if (scan_stack && !err && a->hs_seq == seq)
-				t->scanned_seq = seq;
+			worked = true;
+			/* gca_collect()'s caller records its pieces of work */
+			if (collect)
+				gca_record_pause(a, ktime_get_ns() - ts);
+			if (!err && a->scan_id == scan)
+				t->scanned_cycle = scan;
 			gca_wake_collector(a);
 			if (err) {
 				ret = err;
 				break;
 			}
+			continue;
+		}
+		ts = ktime_get_ns();
+		err = gca_help_scan(a);
+		if (err > 0 && collect)
+			gca_record_pause(a, ktime_get_ns() - ts);
+		if (err < 0) {
+			ret = err;
+			break;
+		}
+		if (err > 0) {
+			worked = true;
 			continue;
 		}
 		/* an aborted cycle does not count: ask again */
@@ -458,13 +764,20 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 			a->request = GCA_GC_MANUAL;
 			gca_wake_collector(a);
 		}
-		if (collect ? (a->num_gc >= target) :
-			      (a->phase == GCA_PHASE_OFF || !t ||
-			       t->acked_seq != a->hs_seq))
+		if (collect ? a->num_gc >= target :
+			      (!t || a->phase != GCA_PHASE_MARK_TERM))
 			break;
 		if (a->dying) {
 			ret = -EINTR;
 			break;
+		}
+		if (t && a->phase == GCA_PHASE_MARK_TERM && !held_since)
+			held_since = ktime_get_ns();
+		if (held_since && a->phase != GCA_PHASE_MARK_TERM) {
+			/* released: the hold is recorded in its own cycle */
+			if (collect)
+				gca_record_pause(a, ktime_get_ns() - held_since);
+			held_since = 0;
 		}
 		gen = a->phase_gen;
 		mutex_unlock(&a->lock);
@@ -484,6 +797,14 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 	}
 	if (collect)
 		a->collect_waiters--;
+	/*
+	 * A handshake is a pause from entry to exit (the barrier buffer and
+	 * the cache were flushed just before: ioctl.c adds that time).  For
+	 * gca_collect() only the pieces above count: waiting for a cycle one
+	 * asked for is not a pause.
+	 */
+	if (t && !collect && worked)
+		gca_record_pause(a, ktime_get_ns() - t0);
 	mutex_unlock(&a->lock);
 	return ret;
 }

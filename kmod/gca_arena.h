@@ -51,6 +51,10 @@
 #define GCA_FORCED_GC_PERIOD	(120 * HZ)	/* Go's forcegcperiod */
 #define GCA_PREEMPT_DELAY_MS	5	/* before a laggard is signalled */
 #define GCA_PREEMPT_RESEND_MS	100
+#define GCA_DRAIN_BUDGET	128	/* gray entries per lock hold */
+#define GCA_SWEEP_BUDGET	64	/* spans per lock hold */
+#define GCA_CLEAR_BUDGET	256	/* spans per lock hold */
+#define GCA_ASSIST_BUDGET	256	/* gray entries per assist */
 #define GCA_BACKING_CHUNK	(GCA_CHUNK_PAGES << (GCA_PAGE_SHIFT - PAGE_SHIFT))
 
 /* Why a cycle runs (stats and, later, tracepoints). */
@@ -61,6 +65,14 @@ enum gca_gc_reason {
 	GCA_GC_MANUAL,		/* gca_collect() */
 };
 
+/* Stages of a cycle's marking (Go's gcStart and gcMarkDone). */
+enum gca_mark_stage {
+	GCA_STAGE_BARRIER,	/* every thread turns its barrier on */
+	GCA_STAGE_SCAN,		/* every stack is scanned; the heap is marked */
+	GCA_STAGE_TERM,		/* threads held, final drain */
+	GCA_STAGE_CHECK,	/* checkmark: stacks scanned again, held */
+};
+
 /* A registered mutator thread.  Protected by arena->lock. */
 struct gca_thread {
 	struct list_head node;		/* arena->threads */
@@ -68,8 +80,13 @@ struct gca_thread {
 	u32 tid;
 	u64 stack_lo, stack_hi;		/* untrusted user addresses */
 	u64 acked_seq;			/* last handshake answered */
-	u64 scanned_seq;		/* last cycle its stack was scanned in */
+	u64 barrier_cycle;		/* last cycle whose barrier it turned on */
+	u64 scanned_cycle;		/* last scan its stack was scanned in */
 	u64 signalled_seq;		/* last handshake it was signalled for */
+	bool parked;			/* in gca_enter_blocking(): answers for
+					 * itself, stack scanned by others */
+	bool park_claimed;		/* another thread is scanning its stack */
+	u64 park_sp;			/* untrusted, as sp */
 	unsigned long signalled_at;	/* jiffies */
 	struct list_head spans;		/* spans in its cache (span->list) */
 };
@@ -120,6 +137,12 @@ struct gca_arena {
 	enum gca_gc_reason request;	/* pending request, GCA_GC_NONE if none */
 	u64 hs_seq;			/* handshake sequence (== cycle start) */
 	u64 phase_gen;			/* bumped at every phase change */
+	u64 cycle;			/* current cycle, 0 = none yet */
+	u64 scan_id;			/* current stack scan (a cycle has one,
+					 * two with checkmark) */
+	enum gca_mark_stage stage;	/* within GCA_PHASE_MARK/MARK_TERM */
+	bool checkmark_own;		/* debug: own value, else the module's */
+	u32 debug;
 	u64 wake_gen;			/* bumped when the collector should look */
 	unsigned long phase_jiffies;	/* when the phase began */
 	bool kick;			/* a module knob changed */
@@ -141,6 +164,11 @@ struct gca_arena {
 	u64 pause_ns[GCA_NUM_PAUSE];
 	u64 pause_end[GCA_NUM_PAUSE];
 	u64 gc_cpu_ns;
+	u64 cycle_max_pause;		/* longest pause of the current cycle */
+	u64 pause_hist[GCA_PAUSE_HIST_BUCKETS];
+	u64 num_pauses;
+	u64 assist_ns;
+	u64 checkmark_cycles, checkmark_failures;
 
 	/* backing memory: [chunk][4 KiB page] -> page, see arena.c */
 	struct rw_semaphore pages_rwsem;
@@ -166,6 +194,7 @@ int gca_parse_byte_count(const char *val, s64 *out);
 int gca_knob_gc_percent(void);
 s64 gca_knob_memory_limit(void);
 int gca_arena_gc_percent(struct gca_arena *a);
+u32 gca_arena_debug(struct gca_arena *a);
 s64 gca_arena_memory_limit(struct gca_arena *a);
 
 /* ioctl.c */
@@ -179,6 +208,9 @@ void gca_cycle_check_trigger(struct gca_arena *a);
 void gca_cycle_kick_all(void);
 int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		  const struct gca_handshake *hs, bool collect);
+int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t);
+void gca_mark_assist(struct gca_arena *a);
+void gca_record_pause(struct gca_arena *a, u64 ns);
 bool gca_cycle_in_progress(struct gca_arena *a);
 
 /* threads.c */
@@ -192,6 +224,7 @@ int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
 			u64 uspans, u32 nspans);
 
 /* roots.c */
+int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n);
 int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len);
 int gca_scan_roots(struct gca_arena *a);
 

@@ -85,7 +85,8 @@ struct gca_span {
 	u64 *alloc_bits;	/* slot allocated (committed) */
 	u64 *mark_bits;		/* slot marked this cycle */
 	u64 *cache_bits;	/* cached: free slots handed to the cache */
-	u64 bits[];		/* storage for the three bitmaps */
+	u64 *check_bits;	/* checkmark: the concurrent mark's result */
+	u64 bits[];		/* storage for the four bitmaps */
 };
 
 struct gca_heap;
@@ -152,6 +153,12 @@ struct gca_heap {
 	struct list_head large;		/* in-use large spans */
 	struct list_head inuse;		/* every in-use span, via ->all */
 	struct gca_grayq gray;
+	struct list_head *clear_cursor;	/* next span whose marks to clear */
+	struct list_head *sweep_cursor;	/* next span to sweep */
+	bool marking;			/* a mark is under way: allocate black */
+	bool sweeping;			/* marks are final: sweeping allowed,
+					 * and allocation is black so that
+					 * sweeping again frees nothing new */
 
 	/* statistics and pacer inputs (bytes unless said) */
 	u64 heap_alloc;		/* committed allocated objects */
@@ -223,6 +230,35 @@ void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n);
 int gca_mark_drain(struct gca_heap *h);
 /* Is the object at off (untrusted) allocated and marked?  For checks. */
 bool gca_is_marked(struct gca_heap *h, u64 off);
+/*
+ * Concurrent marking (cycle.c) splits gca_mark_begin() and
+ * gca_mark_drain() into bounded steps, so the heap lock is dropped between
+ * them and mutators keep allocating:
+ *  - gca_mark_clear_begin() then gca_mark_clear_some() until it returns
+ *    true clear every in-use span's marks (no span is freed meanwhile:
+ *    sweeping is over);
+ *  - gca_mark_shade_span() shades the slots of a span that a cache holds
+ *    (roots, as in gca_mark_begin());
+ *  - gca_span_blacken() marks the slots handed to a cache during marking:
+ *    allocation during mark is black (Go's gcmarknewobject);
+ *  - gca_mark_drain_some() scans at most budget gray entries: 0 when the
+ *    queue is empty, -EAGAIN when work remains, -EINTR on abort.
+ */
+void gca_mark_clear_begin(struct gca_heap *h);
+bool gca_mark_clear_some(struct gca_heap *h, u32 budget);
+void gca_mark_shade_span(struct gca_heap *h, struct gca_span *s);
+void gca_span_blacken(struct gca_heap *h, struct gca_span *s);
+int gca_mark_drain_some(struct gca_heap *h, u64 budget);
+/*
+ * Checkmark (Go's GODEBUG=gccheckmark=1): after a completed mark,
+ * gca_checkmark_save() keeps its result; the caller clears the marks and
+ * marks again from the roots with the mutators held; then
+ * gca_checkmark_verify() counts objects marked now but not then (the
+ * concurrent mark lost them: a collector bug), reports up to a few with
+ * pr_warn, and leaves the union of both marks.
+ */
+void gca_checkmark_save(struct gca_heap *h);
+u64 gca_checkmark_verify(struct gca_heap *h);
 /* Is off (untrusted) in an allocated object, or a slot a cache holds? */
 bool gca_is_allocated(struct gca_heap *h, u64 off);
 void gca_grayq_destroy(struct gca_grayq *q);
@@ -240,6 +276,19 @@ struct gca_sweep_result {
  * left unswept and is swept by the next call).
  */
 int gca_sweep(struct gca_heap *h, struct gca_sweep_result *res);
+/*
+ * Concurrent sweeping (Go's background sweeper plus lazy sweeping in
+ * gca_span_refill()): gca_sweep_begin() after a completed mark, then
+ * gca_sweep_some() in bounded steps until it returns 0 (1: more to do).
+ * Only the sweeper frees spans; gca_span_refill() sweeps the partial span
+ * it hands out while h->sweeping, without freeing it.  Sweeping stays
+ * allowed until gca_mark_clear_begin().
+ */
+bool gca_sweep_span(struct gca_heap *h, struct gca_span *s,
+		    struct gca_sweep_result *res, bool may_free);
+void gca_sweep_begin(struct gca_heap *h);
+int gca_sweep_some(struct gca_heap *h, u32 budget,
+		   struct gca_sweep_result *res);
 
 /* ---- pacer arithmetic (gca_pacer.c): pure functions ---- */
 #define GCA_HEAP_MINIMUM	(4ULL << 20)	/* Go's heapMinimum at GOGC=100 */
@@ -253,7 +302,7 @@ int gca_sweep(struct gca_heap *h, struct gca_sweep_result *res);
  */
 u64 gca_pacer_goal(u64 marked, u64 roots, int gc_percent, s64 memory_limit,
 		   u64 overhead);
-/* Heap size at which a cycle starts (== goal while marking stops the world). */
+/* Heap size at which a cycle starts: 7/8 of the runway from marked to goal. */
 u64 gca_pacer_trigger(u64 goal, u64 marked);
 
 #endif /* _GCA_CORE_H */

@@ -168,6 +168,9 @@ void gca_mark_begin(struct gca_heap *h)
 	h->marked_objects = 0;
 	h->marked_bytes = 0;
 	h->scanned_bytes = 0;
+	h->marking = true;
+	h->sweeping = false;
+	h->sweep_cursor = NULL;
 
 	list_for_each_entry(s, &h->inuse, all) {
 		memset(s->mark_bits, 0, s->nwords * sizeof(u64));
@@ -389,4 +392,138 @@ bool gca_is_allocated(struct gca_heap *h, u64 off)
 	if (idx >= s->nelems)
 		return false;
 	return (gca_live_bits(s, idx / 64) >> (idx % 64)) & 1;
+}
+
+/* ---------------------------------------------------------------------
+ * Concurrent marking in bounded steps (see gca_core.h)
+ */
+
+void gca_mark_clear_begin(struct gca_heap *h)
+{
+	s64 freed = 0;
+
+	gca_gray_free_all(&h->gray, &freed);
+	gca_gray_account(h, -freed);
+	h->marked_objects = 0;
+	h->marked_bytes = 0;
+	h->scanned_bytes = 0;
+	/* from here on unmarked no longer means dead */
+	h->sweeping = false;
+	h->marking = false;
+	h->sweep_cursor = NULL;
+	h->clear_cursor = h->inuse.next;
+}
+
+bool gca_mark_clear_some(struct gca_heap *h, u32 budget)
+{
+	while (h->clear_cursor && h->clear_cursor != &h->inuse) {
+		struct gca_span *s;
+
+		if (!budget--)
+			return false;
+		s = list_entry(h->clear_cursor, struct gca_span, all);
+		memset(s->mark_bits, 0, s->nwords * sizeof(u64));
+		h->clear_cursor = h->clear_cursor->next;
+	}
+	h->clear_cursor = NULL;
+	return true;
+}
+
+void gca_mark_shade_span(struct gca_heap *h, struct gca_span *s)
+{
+	u32 w;
+
+	for (w = 0; w < s->nwords; w++) {
+		u64 bits = gca_live_bits(s, w) & ~s->mark_bits[w];
+
+		while (bits) {
+			u64 i = __ffs64(bits);
+
+			bits &= bits - 1;
+			gca_shade(h, s, w * 64 + i);
+		}
+	}
+}
+
+void gca_span_blacken(struct gca_heap *h, struct gca_span *s)
+{
+	u64 n = 0;
+	u32 w;
+
+	for (w = 0; w < s->nwords; w++) {
+		u64 newly = s->cache_bits[w] & ~s->mark_bits[w];
+
+		s->mark_bits[w] |= newly;
+		n += hweight64(newly);
+	}
+	h->marked_objects += n;
+	h->marked_bytes += n * s->elemsize;
+}
+
+int gca_mark_drain_some(struct gca_heap *h, u64 budget)
+{
+	unsigned int work = 0;
+	u64 off;
+	int ret;
+
+	while (budget--) {
+		if (!gca_gray_pop(h, &off)) {
+			/* overflow recovery is rare: let it run whole */
+			if (h->gray.overflow)
+				return gca_mark_drain(h);
+			h->heap_marked = h->marked_bytes;
+			return 0;
+		}
+		gca_scan_entry(h, off);
+		ret = gca_tick(h, &work);
+		if (ret)
+			return ret;
+	}
+	return -EAGAIN;
+}
+
+/* ---------------------------------------------------------------------
+ * Checkmark
+ */
+
+void gca_checkmark_save(struct gca_heap *h)
+{
+	unsigned int work = 0;
+	struct gca_span *s;
+
+	list_for_each_entry(s, &h->inuse, all) {
+		memcpy(s->check_bits, s->mark_bits, s->nwords * sizeof(u64));
+		if (++work >= GCA_WORK_QUANTUM) {
+			work = 0;
+			cond_resched();
+		}
+	}
+}
+
+u64 gca_checkmark_verify(struct gca_heap *h)
+{
+	unsigned int work = 0;
+	struct gca_span *s;
+	u64 failures = 0;
+	u32 w;
+
+	list_for_each_entry(s, &h->inuse, all) {
+		for (w = 0; w < s->nwords; w++) {
+			u64 lost = s->mark_bits[w] & ~s->check_bits[w] &
+				   gca_live_bits(s, w);
+
+			if (lost && failures < 8)
+				pr_warn("checkmark: object at heap offset %llu (size %llu) reachable but not marked\n",
+					(s->start << GCA_PAGE_SHIFT) +
+					(w * 64 + __ffs64(lost)) * s->elemsize,
+					s->elemsize);
+			failures += hweight64(lost);
+			s->mark_bits[w] |= s->check_bits[w];
+		}
+		if (++work >= GCA_WORK_QUANTUM) {
+			work = 0;
+			cond_resched();
+		}
+	}
+	return failures;
 }

@@ -93,13 +93,19 @@ u64 gca_pacer_goal(u64 marked, u64 roots, int gc_percent, s64 memory_limit,
 }
 
 /*
- * Marking stops the world, so a cycle starts when the heap reaches its
- * goal.  Once marking runs concurrently with the mutators, the trigger
- * must come earlier so that the cycle ends near the goal: Go puts it
- * between 0.7 and 0.95 of the runway from marked to goal
- * (minTriggerRatio/maxTriggerRatio in gcControllerState.trigger).
+ * The trigger: marking is concurrent, so a cycle starts before the heap
+ * reaches its goal and the heap grows into the runway while the marker
+ * works.  Go 1.21 (mgcpacer.go, trigger()) places the trigger between 0.7
+ * and 0.95 of the runway (goal - marked) from the scan rate it measured;
+ * we take 7/8 of it, inside those bounds.  A heap that outruns the marker
+ * anyway is held back by mark assists (kmod/cycle.c).
  */
-u64 gca_pacer_trigger(u64 goal, u64 __maybe_unused marked)
+u64 gca_pacer_trigger(u64 goal, u64 marked)
 {
-	return goal;
+	u64 runway;
+
+	if (goal == U64_MAX || goal <= marked)
+		return goal;
+	runway = goal - marked;
+	return marked + runway - runway / 8;
 }

@@ -53,10 +53,10 @@ static inline struct gca_span **gca_entry(struct gca_heap *h, u64 page)
 
 static inline size_t gca_span_struct_size(u32 nwords)
 {
-	return sizeof(struct gca_span) + 3 * (size_t)nwords * sizeof(u64);
+	return sizeof(struct gca_span) + 4 * (size_t)nwords * sizeof(u64);
 }
 
-/* One kmalloc: the struct and its three bitmaps, all zero. */
+/* One kmalloc: the struct and its four bitmaps, all zero. */
 static struct gca_span *gca_span_struct_alloc(struct gca_heap *h, u32 nwords)
 {
 	size_t size = gca_span_struct_size(nwords);
@@ -72,6 +72,7 @@ static struct gca_span *gca_span_struct_alloc(struct gca_heap *h, u32 nwords)
 		s->alloc_bits = s->bits;
 		s->mark_bits = s->bits + nwords;
 		s->cache_bits = s->bits + 2 * (size_t)nwords;
+		s->check_bits = s->bits + 3 * (size_t)nwords;
 	}
 	h->meta_bytes += size;
 	return s;

@@ -107,6 +107,12 @@ struct gca_span *gca_span_refill(struct gca_heap *h, unsigned int spanclass,
 		break;
 	}
 	if (s) {
+		/* lazy sweep (Go's mcentral.cacheSpan): reuse its garbage */
+		if (h->sweeping) {
+			struct gca_sweep_result res = {};
+
+			gca_sweep_span(h, s, &res, false);
+		}
 		list_del_init(&s->list);
 		/* Its free slots held objects the sweeper freed. */
 		s->needzero = true;
@@ -123,6 +129,9 @@ struct gca_span *gca_span_refill(struct gca_heap *h, unsigned int spanclass,
 		s->cache_bits[s->nwords - 1] &= (1ULL << (s->nelems % 64)) - 1;
 	s->cached = true;
 	s->owner = owner;
+	/* handed out while marking: whatever the cache allocates is black */
+	if (h->marking)
+		gca_span_blacken(h, s);
 	h->heap_live += (u64)(s->nelems - s->nalloc) * s->elemsize;
 	return s;
 }
@@ -148,7 +157,14 @@ void gca_span_uncache(struct gca_heap *h, struct gca_span *s, u32 freeindex)
 			mask = 0;
 		newly = s->cache_bits[w] & mask & ~s->alloc_bits[w];
 		s->alloc_bits[w] |= newly;
-		s->mark_bits[w] |= newly;	/* allocate black */
+		/*
+		 * Allocate black while marking or after it (Go's
+		 * gcmarknewobject), never before a mark has shaded the span:
+		 * an object committed while marks are being cleared was
+		 * allocated before the mark and must be scanned.
+		 */
+		if (h->marking || h->sweeping)
+			s->mark_bits[w] |= newly;
 		n += hweight64(newly);
 		stayed += hweight64(s->cache_bits[w] & ~newly);
 		s->cache_bits[w] = 0;
@@ -186,7 +202,9 @@ struct gca_span *gca_alloc_large(struct gca_heap *h, u64 size, bool noscan,
 
 	/* A large object is committed at once (Go's mcache.allocLarge). */
 	s->alloc_bits[0] = 1;
-	s->mark_bits[0] = 1;		/* allocate black */
+	/* allocate black while marking or after (see gca_span_uncache) */
+	if (h->marking || h->sweeping)
+		s->mark_bits[0] = 1;
 	s->nalloc = 1;
 	h->mallocs++;
 	h->heap_objects++;

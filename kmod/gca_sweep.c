@@ -22,9 +22,12 @@
  */
 #include "gca_core.h"
 
-/* Sweep one span; true if it went back to the page heap. */
-static bool gca_sweep_span(struct gca_heap *h, struct gca_span *s,
-			   struct gca_sweep_result *res)
+/*
+ * Sweep one span; true if it went back to the page heap, which happens
+ * only with may_free (the sweeper's own walk: nobody else frees spans).
+ */
+bool gca_sweep_span(struct gca_heap *h, struct gca_span *s,
+		    struct gca_sweep_result *res, bool may_free)
 {
 	u64 freed = 0, bytes;
 	u32 w;
@@ -50,7 +53,7 @@ static bool gca_sweep_span(struct gca_heap *h, struct gca_span *s,
 		res->freed_bytes += bytes;
 	}
 
-	if (s->nalloc == 0) {
+	if (s->nalloc == 0 && may_free) {
 		list_del(&s->list);
 		list_del(&s->all);
 		h->heap_inuse -= s->npages << GCA_PAGE_SHIFT;
@@ -70,11 +73,13 @@ int gca_sweep(struct gca_heap *h, struct gca_sweep_result *res)
 	unsigned int work = 0;
 
 	memset(res, 0, sizeof(*res));
+	h->marking = false;
+	h->sweeping = true;
 	/* Only s itself can leave h->inuse while it is swept. */
 	list_for_each_entry_safe(s, next, &h->inuse, all) {
 		if (s->cached)
 			continue;
-		gca_sweep_span(h, s, res);
+		gca_sweep_span(h, s, res, true);
 		if (++work >= GCA_WORK_QUANTUM) {
 			work = 0;
 			cond_resched();
@@ -82,5 +87,31 @@ int gca_sweep(struct gca_heap *h, struct gca_sweep_result *res)
 				return -EINTR;
 		}
 	}
+	return 0;
+}
+
+void gca_sweep_begin(struct gca_heap *h)
+{
+	h->marking = false;
+	h->sweeping = true;
+	h->sweep_cursor = h->inuse.next;
+}
+
+int gca_sweep_some(struct gca_heap *h, u32 budget,
+		   struct gca_sweep_result *res)
+{
+	/* New spans join at the head of h->inuse: the walk skips them. */
+	while (h->sweep_cursor && h->sweep_cursor != &h->inuse) {
+		struct gca_span *s;
+
+		if (!budget--)
+			return 1;
+		s = list_entry(h->sweep_cursor, struct gca_span, all);
+		/* s may be freed: step past it first */
+		h->sweep_cursor = h->sweep_cursor->next;
+		if (!s->cached)
+			gca_sweep_span(h, s, res, true);
+	}
+	h->sweep_cursor = NULL;
 	return 0;
 }

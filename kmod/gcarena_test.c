@@ -73,16 +73,18 @@ struct gkt_host {
 	unsigned long *backed;	/* one bit per heap page: has backing */
 	u64 size;
 	u64 backed_pages;
-	long abort_after;	/* should_abort(): false this many more
-				 * times, then true; < 0 never */
+	/* should_abort(): false this many more times, then true; < 0 never */
+	long abort_after;
 	u64 populate_calls, release_calls;
 	bool live;		/* gca_heap_init() succeeded */
 };
 
 struct gkt_ctx {
 	struct gkt_host host[GKT_HOSTS];
-	/* exit check: every in-use span is on h->inuse (false when a case
-	 * takes raw pages with gca_pages_alloc()) */
+	/*
+	 * exit check: every in-use span is on h->inuse (false when a case
+	 * takes raw pages with gca_pages_alloc())
+	 */
 	bool strict_inuse;
 };
 
@@ -258,6 +260,22 @@ static u64 gkt_alloc_objs(struct gkt_host *g, unsigned int spanclass, u64 n,
 	return done;
 }
 
+/*
+ * A fresh span of spanclass whose first n slots are committed (the heap
+ * must have no partial span of that class); NULL if none can be had.
+ */
+static struct gca_span *gkt_span_with(struct gkt_host *g,
+				      unsigned int spanclass, u32 n)
+{
+	struct gca_span *s;
+	int err;
+
+	s = gca_span_refill(&g->h, spanclass, 1, &err);
+	if (s)
+		gca_span_uncache(&g->h, s, n);
+	return s;
+}
+
 /* One object of spanclass: its offset, or U64_MAX. */
 static u64 gkt_obj(struct gkt_host *g, unsigned int spanclass)
 {
@@ -366,7 +384,8 @@ static int gkt_check(struct gkt_host *g, bool strict_inuse)
 			HCHECK(false, "page %llu: broken span", p);
 			return errors;
 		}
-		meta += sizeof(*s) + 3 * sizeof(u64) * s->nwords;
+		/* the core's own size formula: the bitmaps vary with it */
+		meta += gca_span_struct_size(s->nwords);
 		if (s->state == GCA_SPAN_FREE) {
 			nfree++;
 			HCHECK(!prev || prev->state != GCA_SPAN_FREE,
@@ -503,8 +522,12 @@ static int gkt_check(struct gkt_host *g, bool strict_inuse)
 }
 
 /* Check g's invariants now; stop the case if any is broken. */
-#define CHECK_HEAP(g)							\
-	KUNIT_ASSERT_EQ(test, gkt_check(g, ((struct gkt_ctx *)test->priv)->strict_inuse), 0)
+static bool gkt_strict(struct kunit *test)
+{
+	return ((struct gkt_ctx *)test->priv)->strict_inuse;
+}
+
+#define CHECK_HEAP(g) KUNIT_ASSERT_EQ(test, gkt_check(g, gkt_strict(test)), 0)
 
 static int gkt_init(struct kunit *test)
 {
@@ -701,9 +724,7 @@ static void carving_and_tail_waste_every_class(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, popcount_bits(s->alloc_bits,
 							    s->nwords), 0ULL);
 			KUNIT_EXPECT_EQ(test, h->heap_live, live + n * size);
-			/* The last slot ends where the tail waste begins. */
-			KUNIT_EXPECT_EQ(test, span_base(s) + n * size + waste,
-					span_base(s + 0) + s->npages * PS);
+			KUNIT_EXPECT_EQ(test, n * size + waste, s->npages * PS);
 			gca_span_uncache(h, s, 0);
 			KUNIT_EXPECT_EQ(test, s->nalloc, 0U);
 			KUNIT_EXPECT_TRUE(test, on_list(&h->partial[sc], s));
@@ -754,14 +775,13 @@ static void alloc_and_mark_bit_transitions(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, h->mallocs, 0ULL);
 	CHECK_HEAP(g);
 
-	/* The thread used 10 slots. */
+	/* The thread used 10 slots (no mark yet: not allocated black). */
 	gca_span_uncache(h, s, 10);
 	KUNIT_EXPECT_FALSE(test, s->cached);
 	KUNIT_EXPECT_EQ(test, s->owner, 0U);
 	KUNIT_EXPECT_EQ(test, s->alloc_bits[0], 0x3ffULL);
 	KUNIT_EXPECT_EQ(test, s->alloc_bits[1], 0ULL);
-	KUNIT_EXPECT_EQ(test, s->mark_bits[0], 0x3ffULL);	/* black */
-	KUNIT_EXPECT_EQ(test, s->mark_bits[1], 0ULL);
+	KUNIT_EXPECT_EQ(test, s->mark_bits[0] | s->mark_bits[1], 0ULL);
 	KUNIT_EXPECT_EQ(test, s->cache_bits[0] | s->cache_bits[1], 0ULL);
 	KUNIT_EXPECT_EQ(test, s->nalloc, 10U);
 	KUNIT_EXPECT_EQ(test, h->heap_alloc, 640ULL);
@@ -817,7 +837,10 @@ static void alloc_and_mark_bit_transitions(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, h->frees, 125ULL);
 	CHECK_HEAP(g);
 
-	/* Holes: freeindex 7 commits slots 1-4 and 6, not 0 and 5 again. */
+	/*
+	 * Holes: freeindex 7 commits slots 1-4 and 6, not 0 and 5 again,
+	 * and after a mark they are allocated black.
+	 */
 	t = gca_span_refill(h, SCAN(6), 9, &err);
 	KUNIT_ASSERT_PTR_EQ(test, t, s);
 	KUNIT_EXPECT_EQ(test, s->cache_bits[0], ~0x21ULL);
@@ -839,6 +862,66 @@ static void alloc_and_mark_bit_transitions(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, h->nspans_inuse, 0ULL);
 	KUNIT_EXPECT_TRUE(test, list_empty(&h->partial[SCAN(6)]));
 	KUNIT_EXPECT_TRUE(test, list_empty(&h->full[SCAN(6)]));
+}
+
+/*
+ * Allocate black (Go's gcmarknewobject): not before a mark, but while
+ * marking (slots handed to a cache, large objects) and after it until the
+ * next one, so that the sweep never frees what was allocated meanwhile.
+ */
+static void allocate_black_during_and_after_mark(struct kunit *test)
+{
+	struct gkt_host *g = gkt_host_init(test, 0, GKT_HEAP_BYTES,
+					   GKT_USER_BASE);
+	struct gca_heap *h = &g->h;
+	struct gca_sweep_result res;
+	struct gca_span *s, *t;
+	u64 big, u, sbase;
+	int err;
+
+	/* Before any mark: committed, not marked. */
+	s = gkt_span_with(g, NOSCAN(4), 5);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	sbase = span_base(s);
+	KUNIT_EXPECT_EQ(test, s->alloc_bits[0], 0x1fULL);
+	KUNIT_EXPECT_EQ(test, s->mark_bits[0], 0ULL);
+
+	/* While marking, every slot handed to a cache is black... */
+	gca_mark_begin(h);
+	t = gca_span_refill(h, SCAN(6), 1, &err);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	KUNIT_EXPECT_EQ(test, t->mark_bits[0], t->cache_bits[0]);
+	KUNIT_EXPECT_EQ(test, t->mark_bits[1], t->cache_bits[1]);
+	KUNIT_EXPECT_EQ(test, h->marked_objects, 128ULL);
+	gca_span_uncache(h, t, 3);
+	KUNIT_EXPECT_EQ(test, t->alloc_bits[0], 0x7ULL);
+	/* ...and so is a large object. */
+	big = gkt_alloc_large(g, PS, true);
+	KUNIT_ASSERT_NE(test, big, U64_MAX);
+	KUNIT_EXPECT_TRUE(test, gca_is_marked(h, big));
+	KUNIT_ASSERT_EQ(test, gca_mark_drain(h), 0);
+
+	/* Only s's objects, committed before the mark, were garbage. */
+	KUNIT_ASSERT_EQ(test, gca_sweep(h, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.freed_objects, 5ULL);
+	KUNIT_EXPECT_EQ(test, res.freed_spans, 1ULL);
+	KUNIT_EXPECT_NULL(test, gca_span_of(h, sbase));
+	KUNIT_EXPECT_EQ(test, t->nalloc, 3U);
+	KUNIT_EXPECT_NOT_NULL(test, gca_span_of(h, big));
+
+	/* After the mark: black until the next one; a sweep frees nothing. */
+	u = gkt_obj(g, NOSCAN(8));
+	KUNIT_ASSERT_NE(test, u, U64_MAX);
+	KUNIT_EXPECT_TRUE(test, gca_is_marked(h, u));
+	KUNIT_ASSERT_EQ(test, gca_sweep(h, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.freed_objects, 0ULL);
+	KUNIT_EXPECT_EQ(test, h->heap_objects, 3ULL + 1 + 1);
+	/* The next mark starts white again. */
+	KUNIT_ASSERT_EQ(test, gkt_mark(g, NULL, 0), 0);
+	KUNIT_EXPECT_FALSE(test, gca_is_marked(h, u));
+	KUNIT_ASSERT_EQ(test, gca_sweep(h, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.freed_objects, 5ULL);
+	KUNIT_EXPECT_EQ(test, h->nspans_inuse, 0ULL);
 }
 
 /* =====================================================================
@@ -1144,36 +1227,41 @@ static void pointer_into_tail_waste(struct kunit *test)
 					   GKT_USER_BASE);
 	struct gca_heap *h = &g->h;
 	unsigned int c, nwaste = 0;
+	u64 bases[GCA_NUM_SIZE_CLASSES];
 
+	/* A full span of every class, then a mark. */
+	for (c = 1; c < GCA_NUM_SIZE_CLASSES; c++) {
+		struct gca_span *s = gkt_span_with(g, NOSCAN(c),
+						   gca_class_nelems(c));
+
+		KUNIT_ASSERT_NOT_NULL(test, s);
+		KUNIT_ASSERT_EQ(test, s->nalloc, gca_class_nelems(c));
+		bases[c] = span_base(s);
+	}
 	gca_mark_begin(h);
 	for (c = 1; c < GCA_NUM_SIZE_CLASSES; c++) {
 		u64 size = gca_class_size[c], n = gca_class_nelems(c);
-		u64 span = (u64)gca_class_npages[c] * PS, first, base;
+		u64 span = (u64)gca_class_npages[c] * PS, base = bases[c];
 
-		KUNIT_ASSERT_EQ(test, gkt_alloc_objs(g, NOSCAN(c), n, &first),
-				n);
-		base = first;	/* a fresh span: slot 0 is first */
-		KUNIT_ASSERT_EQ(test, base % PS, 0ULL);
-		KUNIT_EXPECT_EQ(test, gca_span_of(h, base)->nalloc, (u32)n);
+		u64 last = gkt_addr(g, base + n * size - 1);
+		u64 end = gkt_addr(g, base + span - 1);
+
 		/* The last byte of the last object. */
-		KUNIT_EXPECT_TRUE_MSG(test, gca_mark_word(h,
-				      gkt_addr(g, base + n * size - 1)),
-				      "class %u", c);
+		KUNIT_EXPECT_TRUE_MSG(test, gca_mark_word(h, last), "class %u",
+				      c);
 		if (n * size == span)
 			continue;
 		nwaste++;
 		/* The first and last byte of the tail waste. */
-		KUNIT_EXPECT_FALSE_MSG(test, gca_mark_word(h,
-				       gkt_addr(g, base + n * size)),
+		KUNIT_EXPECT_FALSE_MSG(test, gca_mark_word(h, last + 1),
 				       "class %u", c);
-		KUNIT_EXPECT_FALSE_MSG(test, gca_mark_word(h,
-				       gkt_addr(g, base + span - 1)),
-				       "class %u", c);
+		KUNIT_EXPECT_FALSE_MSG(test, gca_mark_word(h, end), "class %u",
+				       c);
 		KUNIT_EXPECT_FALSE(test, gca_is_marked(h, base + n * size));
 	}
 	/* 48-byte objects: 170 of them, bytes 8160..8191 are waste. */
 	KUNIT_EXPECT_EQ(test, gca_class_nelems(5) * 48 + 32, (u32)PS);
-	KUNIT_EXPECT_GT(test, nwaste, 30U);
+	KUNIT_EXPECT_EQ(test, nwaste, 45U);	/* classes with tail waste */
 	/* Only the 67 last objects were marked. */
 	KUNIT_EXPECT_EQ(test, h->marked_objects, (u64)GCA_NUM_SIZE_CLASSES - 1);
 	KUNIT_ASSERT_EQ(test, gca_mark_drain(h), 0);
@@ -1361,7 +1449,6 @@ static void grayq_plenty(struct kunit *test)
 	struct gkt_host *g = tree_build(test, &t);
 
 	KUNIT_ASSERT_EQ(test, gkt_mark(g, (u64[]){ gkt_addr(g, t.root) }, 1), 0);
-	KUNIT_EXPECT_GT(test, g->h.gray.nblocks, 1ULL);
 	tree_check(test, g, &t);
 	CHECK_HEAP(g);
 }
@@ -1435,19 +1522,17 @@ static void sweep_hand_built_spans(struct kunit *test)
 	struct gca_heap *h = &g->h;
 	struct gca_span *s1, *s5, *s10, *s67, *cached;
 	struct gca_sweep_result res;
-	u64 o1, o5, o10, o67, pat5 = 0x3, w, bytes;
+	u64 o67, pat5 = 0x3, w, bytes;
 	int err;
 
-	KUNIT_ASSERT_EQ(test, gkt_alloc_objs(g, NOSCAN(1), 1024, &o1), 1024ULL);
-	KUNIT_ASSERT_EQ(test, gkt_alloc_objs(g, NOSCAN(5), 170, &o5), 170ULL);
-	KUNIT_ASSERT_EQ(test, gkt_alloc_objs(g, NOSCAN(10), 40, &o10), 40ULL);
-	KUNIT_ASSERT_EQ(test, gkt_alloc_objs(g, NOSCAN(67), 1, &o67), 1ULL);
-	s1 = gca_span_of(h, o1);
-	s5 = gca_span_of(h, o5);
-	s10 = gca_span_of(h, o10);
-	s67 = gca_span_of(h, o67);
+	s1 = gkt_span_with(g, NOSCAN(1), 1024);
+	s5 = gkt_span_with(g, NOSCAN(5), 170);
+	s10 = gkt_span_with(g, NOSCAN(10), 40);
+	s67 = gkt_span_with(g, NOSCAN(67), 1);
 	KUNIT_ASSERT_TRUE(test, s1 && s5 && s10 && s67);
-	/* gkt_alloc_objs() returned the last objects: find the spans' first. */
+	KUNIT_EXPECT_EQ(test, s1->nalloc + s5->nalloc + s10->nalloc +
+			s67->nalloc, 1024U + 170 + 40 + 1);
+	o67 = span_base(s67);
 	KUNIT_EXPECT_TRUE(test, on_list(&h->full[NOSCAN(1)], s1));
 	KUNIT_EXPECT_TRUE(test, on_list(&h->full[NOSCAN(5)], s5));
 	KUNIT_EXPECT_TRUE(test, on_list(&h->partial[NOSCAN(10)], s10));
@@ -1515,7 +1600,7 @@ static void sweep_empty_spans_to_pageheap(struct kunit *test)
 	KUNIT_ASSERT_NE(test, gkt_alloc_large(g, 3 * MiB, false), U64_MAX);
 	s = gca_span_refill(h, SCAN(9), 1, &err);
 	KUNIT_ASSERT_NOT_NULL(test, s);
-	gca_span_uncache(h, s, 0);	/* empty, on partial */
+	gca_span_uncache(h, s, 0);	/* handed out, given back unused */
 	CHECK_HEAP(g);
 	backed = h->heap_backed;
 	KUNIT_EXPECT_EQ(test, backed, h->heap_inuse);
@@ -1813,19 +1898,32 @@ static void pacer_random_against_int128(struct kunit *test)
 }
 #endif
 
-/* While marking stops the world, a cycle starts at the goal. */
+/*
+ * The trigger: 7/8 of the runway from the marked heap to the goal, inside
+ * Go's [0.7, 0.95]; at the goal when there is no runway; never past it.
+ */
 static void pacer_trigger(struct kunit *test)
 {
-	u64 goal = gca_pacer_goal(10 * MiB, MiB, 100, NOLIMIT, 0);
+	const u64 m = 10 * MiB;
+	u64 goal = gca_pacer_goal(m, MiB, 100, NOLIMIT, 0), t;
 
-	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(goal, 10 * MiB), goal);
+	KUNIT_ASSERT_EQ(test, goal, 21 * MiB);
+	t = gca_pacer_trigger(goal, m);
+	KUNIT_EXPECT_EQ(test, t, 21 * MiB - 11 * MiB / 8);
+	KUNIT_EXPECT_GE(test, (t - m) * 100, 70 * (goal - m));
+	KUNIT_EXPECT_LE(test, (t - m) * 100, 95 * (goal - m));
+	/* GOGC=off: no goal, no trigger. */
 	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(U64_MAX, 0), U64_MAX);
-	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(U64_MAX, U64_MAX), U64_MAX);
+	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(U64_MAX, U64_MAX - 1), U64_MAX);
+	/* The widest runway does not overflow. */
+	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(U64_MAX - 1, 0),
+			(U64_MAX - 1) - (U64_MAX - 1) / 8);
+	/* No runway (GOGC=0, a limit below the heap): the goal. */
 	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(0, 0), 0ULL);
-	/* Never below the live heap. */
-	KUNIT_EXPECT_GE(test, gca_pacer_trigger(gca_pacer_goal(10 * MiB, 0, 0,
-							       1, 0), 10 * MiB),
-			10 * MiB);
+	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(m, m), m);
+	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(4 * MiB, 6 * MiB), 4 * MiB);
+	goal = gca_pacer_goal(m, MiB, 0, NOLIMIT, 0);
+	KUNIT_EXPECT_EQ(test, gca_pacer_trigger(goal, m), m);
 }
 
 /* =====================================================================
@@ -1847,6 +1945,7 @@ static struct kunit_suite gcarena_sizeclass_suite = {
 static struct kunit_case gcarena_span_cases[] = {
 	KUNIT_CASE(carving_and_tail_waste_every_class),
 	KUNIT_CASE(alloc_and_mark_bit_transitions),
+	KUNIT_CASE(allocate_black_during_and_after_mark),
 	{}
 };
 

@@ -70,7 +70,7 @@ static int gca_ioc_get_info(struct gca_ioc_ctx *c)
 		return -EINVAL;
 	in->abi_version = GCA_ABI_VERSION;
 	in->page_size = GCA_PAGE_SIZE;
-	in->features = GCA_FEAT_PREEMPT_SIGNAL;
+	in->features = GCA_FEAT_PREEMPT_SIGNAL | GCA_FEAT_CONCURRENT;
 	in->num_size_classes = GCA_NUM_SIZE_CLASSES;
 	in->max_threads = GCA_MAX_THREADS;
 	in->heap_size_max = GCA_HEAP_SIZE_MAX;
@@ -124,9 +124,9 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 	t->stack_lo = r->stack_lo;
 	t->stack_hi = r->stack_hi;
 
-	/* a thread that arrives while the world is stopped waits it out */
+	/* a thread that arrives while the world is held waits it out */
 	ret = wait_event_interruptible(a->cycle_wq,
-				       !gca_cycle_in_progress(a) ||
+				       READ_ONCE(a->phase) != GCA_PHASE_MARK_TERM ||
 				       READ_ONCE(a->dying));
 	if (ret)
 		goto err_free;
@@ -135,8 +135,8 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 		ret = -EEXIST;
 		goto err_unlock;
 	}
-	if (gca_cycle_in_progress(a)) {
-		/* lost a race with a new cycle: let the library retry */
+	if (a->phase == GCA_PHASE_MARK_TERM) {
+		/* lost a race with mark termination: let the library retry */
 		ret = -EAGAIN;
 		goto err_unlock;
 	}
@@ -148,8 +148,15 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 	__set_bit(tid, a->tid_map);
 	t->tid = tid;
 	t->task = get_task_struct(current);
+	/*
+	 * A new thread has no pointer the collector needs (the contract:
+	 * what it was handed stays reachable from its creator), and it
+	 * reads the phase itself: it joins the cycle as answered and
+	 * scanned, with its barrier on.
+	 */
 	t->acked_seq = a->hs_seq;
-	t->scanned_seq = a->hs_seq;
+	t->barrier_cycle = a->cycle;
+	t->scanned_cycle = a->scan_id;
 	list_add_tail(&t->node, &a->threads);
 	a->nthreads++;
 	r->tid = tid;
@@ -216,10 +223,9 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 		ret = -ESRCH;
 		goto out;
 	}
-	if (gca_cycle_in_progress(a)) {
-		ret = -EAGAIN;
+	ret = gca_mutator_may_allocate(a, t);
+	if (ret)
 		goto out;
-	}
 	if (rf->ret_base) {
 		s = gca_cached_span(a, t, rf->ret_base);
 		if (!s) {
@@ -241,6 +247,7 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 	memcpy(rf->free_bits, s->cache_bits, s->nwords * sizeof(u64));
 	ret = 0;
 	gca_cycle_check_trigger(a);
+	gca_mark_assist(a);
 out:
 	mutex_unlock(&a->lock);
 	return ret;
@@ -251,6 +258,7 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	struct gca_alloc_large *al = &c->arg->large;
 	struct gca_arena *a = c->a;
 	struct gca_heap *h = &a->heap;
+	struct gca_thread *t;
 	struct gca_span *s;
 	bool needzero;
 	int ret;
@@ -266,14 +274,14 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 		return -EINVAL;
 
 	mutex_lock(&a->lock);
-	if (!gca_thread_current(a)) {
+	t = gca_thread_current(a);
+	if (!t) {
 		ret = -ESRCH;
 		goto out;
 	}
-	if (gca_cycle_in_progress(a)) {
-		ret = -EAGAIN;
+	ret = gca_mutator_may_allocate(a, t);
+	if (ret)
 		goto out;
-	}
 	s = gca_alloc_large(h, al->bytes, al->flags & GCA_ALLOC_NOSCAN,
 			    &needzero);
 	if (!s) {
@@ -283,6 +291,7 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	al->addr = h->user_base + s->start * GCA_PAGE_SIZE;
 	al->needzero = needzero;
 	gca_cycle_check_trigger(a);
+	gca_mark_assist(a);
 out:
 	mutex_unlock(&a->lock);
 	return ret;
@@ -293,22 +302,35 @@ static int gca_ioc_handshake(struct gca_ioc_ctx *c, bool collect)
 	struct gca_handshake *hs = &c->arg->hs;
 	struct gca_arena *a = c->a;
 	struct gca_thread *t;
-	int ret;
+	int ret, err;
 
 	ret = gca_check_created(a);
 	if (ret)
 		return ret;
-	if (hs->flags || hs->resv0 ||
-	    hs->nspans > GCA_MAX_RET_SPANS)
+	if (hs->flags & ~GCA_HS_FLAGS || hs->resv0 || hs->resv1 ||
+	    hs->nspans > GCA_MAX_RET_SPANS || hs->nwbuf > GCA_WBUF_MAX)
+		return -EINVAL;
+	if (collect && hs->flags)
 		return -EINVAL;
 	mutex_lock(&a->lock);
 	t = gca_thread_current(a);
 	mutex_unlock(&a->lock);
 	if (!t && !collect)
 		return -ESRCH;
-	if (!t && hs->nspans)
+	if (!t && (hs->nspans || hs->nwbuf))
 		return -EINVAL;
-	ret = gca_handshake(a, t, hs, collect);
+	/* t stays valid: only this thread, or arena teardown, drops it */
+	if (t) {
+		ret = gca_flush_wbuf(a, hs->wbuf, hs->nwbuf);
+		if (ret)
+			return ret;
+		ret = gca_give_back_spans(a, t, hs->spans, hs->nspans);
+		if (ret && ret != -EINVAL)
+			return ret;
+	}
+	err = gca_handshake(a, t, hs, collect);
+	if (err)
+		ret = err;
 	hs->num_gc = READ_ONCE(a->num_gc);
 	return ret;
 }
@@ -389,12 +411,16 @@ static int gca_ioc_set_params(struct gca_ioc_ctx *c)
 	struct gca_params_arg *p = &c->arg->params;
 	struct gca_arena *a = c->a;
 	int old_percent, ret;
+	u32 old_debug;
 	s64 old_limit;
 
 	ret = gca_check_created(a);
 	if (ret)
 		return ret;
-	if (p->flags & ~GCA_SET_FLAGS || p->resv0)
+	if (p->flags & ~GCA_SET_FLAGS)
+		return -EINVAL;
+	if ((p->flags & GCA_SET_DEBUG) &&
+	    ((p->flags & GCA_SET_DEFAULT_DEBUG) || p->debug & ~GCA_DEBUG_FLAGS))
 		return -EINVAL;
 	if ((p->flags & GCA_SET_GC_PERCENT) &&
 	    ((p->flags & GCA_SET_DEFAULT_GC_PERCENT) || p->gc_percent < -1))
@@ -406,6 +432,13 @@ static int gca_ioc_set_params(struct gca_ioc_ctx *c)
 	mutex_lock(&a->lock);
 	old_percent = gca_arena_gc_percent(a);
 	old_limit = gca_arena_memory_limit(a);
+	old_debug = gca_arena_debug(a);
+	if (p->flags & GCA_SET_DEBUG) {
+		a->debug = p->debug;
+		a->checkmark_own = true;
+	}
+	if (p->flags & GCA_SET_DEFAULT_DEBUG)
+		a->checkmark_own = false;
 	if (p->flags & GCA_SET_GC_PERCENT) {
 		a->gc_percent = p->gc_percent;
 		a->gc_percent_own = true;
@@ -423,6 +456,7 @@ static int gca_ioc_set_params(struct gca_ioc_ctx *c)
 	mutex_unlock(&a->lock);
 	p->gc_percent = old_percent;
 	p->memory_limit = old_limit;
+	p->debug = old_debug;
 	return 0;
 }
 

@@ -40,6 +40,18 @@ int gca_arena_gc_percent(struct gca_arena *a)
 	return a->gc_percent_own ? a->gc_percent : gca_knob_gc_percent();
 }
 
+static bool gca_checkmark;	/* module_param, read with READ_ONCE */
+module_param_named(checkmark, gca_checkmark, bool, 0644);
+MODULE_PARM_DESC(checkmark,
+		 "GODEBUG=gccheckmark=1: verify each concurrent mark with a stop-the-world re-mark");
+
+u32 gca_arena_debug(struct gca_arena *a)
+{
+	if (a->checkmark_own)
+		return a->debug;
+	return READ_ONCE(gca_checkmark) ? GCA_DEBUG_CHECKMARK : 0;
+}
+
 s64 gca_arena_memory_limit(struct gca_arena *a)
 {
 	return a->memory_limit_own ? a->memory_limit : gca_knob_memory_limit();

@@ -6,7 +6,9 @@
  *                         sees the rows of the arenas they created; root
  *                         (CAP_SYS_ADMIN) sees every row.
  *   /proc/gcarena/<id>    one "name: value" line per field of struct
- *                         gca_memstats, owned by the arena's creator and
+ *                         gca_memstats (pause_hist: 40 log2-ns buckets,
+ *                         bucket i counting pauses of [2^i, 2^(i+1)) ns),
+ *                         owned by the arena's creator and
  *                         readable by it only (mode 0400), and by root.
  *
  * Figures are those of GCA_IOC_READ_STATS (gca_arena_fill_stats()), taken
@@ -78,6 +80,7 @@ static int gca_arena_show(struct seq_file *m, void *v)
 {
 	struct gca_arena *a = m->private;
 	struct gca_stats *st;
+	int i;
 
 	st = kmalloc(sizeof(*st), GFP_KERNEL);
 	if (!st)
@@ -110,6 +113,15 @@ static int gca_arena_show(struct seq_file *m, void *v)
 	GCA_SHOW(heap_live);
 	GCA_SHOW(heap_marked);
 	GCA_SHOW(gc_trigger);
+	seq_puts(m, "pause_hist:");
+	for (i = 0; i < GCA_PAUSE_HIST_BUCKETS; i++)
+		seq_printf(m, " %llu", st->pause_hist[i]);
+	seq_putc(m, '\n');
+	GCA_SHOW(num_pauses);
+	GCA_SHOW(assist_ns);
+	GCA_SHOW(checkmark_cycles);
+	GCA_SHOW(checkmark_failures);
+	seq_printf(m, "debug: %u\n", st->debug);
 #undef GCA_SHOW
 	kfree(st);
 	return 0;

@@ -79,3 +79,36 @@ int gca_scan_roots(struct gca_arena *a)
 	kvfree(ranges);
 	return ret;
 }
+
+/*
+ * The values a thread's write barrier recorded (Go's wbBuf flush): each
+ * is shaded if it names an object.  Outside marking they are stale and
+ * dropped.
+ */
+int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n)
+{
+	u64 *buf;
+	u32 done = 0, k;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	while (done < n) {
+		k = min_t(u32, n - done, PAGE_SIZE / sizeof(u64));
+		if (copy_from_user(buf, u64_to_user_ptr(uwbuf) +
+				   (u64)done * sizeof(u64), k * sizeof(u64))) {
+			ret = -EFAULT;
+			break;
+		}
+		mutex_lock(&a->lock);
+		if (a->phase == GCA_PHASE_MARK || a->phase == GCA_PHASE_MARK_TERM)
+			gca_mark_words(&a->heap, buf, k);
+		mutex_unlock(&a->lock);
+		done += k;
+	}
+	kfree(buf);
+	return ret;
+}

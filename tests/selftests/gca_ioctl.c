@@ -102,7 +102,7 @@ TEST_F(raw, unknown_commands)
 
 	*(__u32 *)buf = sizeof(buf);
 	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO(GCA_IOC_MAGIC, 0x7f), buf));
-	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO(GCA_IOC_MAGIC, 0x0c), buf));
+	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO(GCA_IOC_MAGIC, 0x3f), buf));
 	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO('x', 0x00), buf));
 	/* The command carries no size or direction: encoded ones are not
 	 * the same command. */
@@ -571,10 +571,13 @@ TEST_F(raw, roots_and_params)
 	pa.flags = GCA_SET_MEMORY_LIMIT;
 	pa.memory_limit = -1;
 	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_SET_PARAMS, &pa));
-	pa.flags = 0;
-	pa.resv0 = 1;
+	/* debug was resv0 in the first draft: unknown debug bits refused */
+	pa.flags = GCA_SET_DEBUG;
+	pa.debug = 0x80;
 	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_SET_PARAMS, &pa));
-	pa.resv0 = 0;
+	pa.flags = GCA_SET_DEBUG | GCA_SET_DEFAULT_DEBUG;
+	pa.debug = 0;
+	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_SET_PARAMS, &pa));
 	pa.flags = GCA_SET_GC_PERCENT;
 	pa.gc_percent = 50;
 	ASSERT_EQ(0, ioctl_err(fd, GCA_IOC_SET_PARAMS, &pa));

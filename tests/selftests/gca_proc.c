@@ -23,7 +23,8 @@ static const char *const memstats_fields[] = {
 	"heap_objects", "next_gc", "last_gc", "pause_total_ns", "pause_ns",
 	"pause_end", "num_gc", "num_forced_gc", "gc_cpu_fraction",
 	"gc_percent", "memory_limit", "heap_live", "heap_marked",
-	"gc_trigger",
+	"gc_trigger", "pause_hist", "num_pauses", "assist_ns",
+	"checkmark_cycles", "checkmark_failures", "debug",
 };
 #define NFIELDS	(sizeof(memstats_fields) / sizeof(memstats_fields[0]))
 

@@ -229,7 +229,7 @@ int ua_check(struct uarena *ua, bool strict_inuse)
 		if (s->start != p || !s->npages ||
 		    s->npages > h->grown_pages - p)
 			return errors;
-		meta += sizeof(*s) + 3 * sizeof(u64) * s->nwords;
+		meta += sizeof(*s) + 4 * sizeof(u64) * s->nwords;
 		nspans_meta++;
 		if (s->state == GCA_SPAN_FREE) {
 			nfree++;

@@ -141,11 +141,15 @@ TEST(random_against_128bit_reference)
 	EXPECT_EQ(0ULL, bad);
 }
 
-TEST(trigger_is_the_goal_while_marking_stops_the_world)
+TEST(trigger_is_seven_eighths_of_the_runway)
 {
-	EXPECT_EQ(21 * MiB, gca_pacer_trigger(21 * MiB, 10 * MiB));
+	/* runway 11 MiB: the cycle starts 11/8 MiB before the goal */
+	EXPECT_EQ(21 * MiB - 11 * MiB / 8, gca_pacer_trigger(21 * MiB, 10 * MiB));
 	EXPECT_EQ(U64_MAX, gca_pacer_trigger(U64_MAX, 0));
 	EXPECT_EQ(0ULL, gca_pacer_trigger(0, 0));
+	/* a goal at or below the marked heap (GOGC=0): trigger at the goal */
+	EXPECT_EQ(5 * MiB, gca_pacer_trigger(5 * MiB, 5 * MiB));
+	EXPECT_EQ(4 * MiB, gca_pacer_trigger(4 * MiB, 6 * MiB));
 }
 
 TEST_HARNESS_MAIN

@@ -39,6 +39,8 @@
 
 /* GCA_IOC_GET_INFO features */
 #define GCA_FEAT_PREEMPT_SIGNAL	(1ULL << 0)	/* kernel signals laggard threads */
+#define GCA_FEAT_CONCURRENT	(1ULL << 1)	/* concurrent mark: write barrier,
+						 * park, checkmark */
 
 /* Heap geometry, fixed by the ABI (Go's values). */
 #define GCA_PAGE_SHIFT		13		/* heap page: 8 KiB */
@@ -62,14 +64,25 @@
 #define GCA_HEAP_SIZE_MIN	(4ULL << 20)
 #define GCA_HEAP_SIZE_MAX	(1ULL << 40)
 
-/* Collector phases, as published in gca_ctrl.phase */
+/*
+ * Collector phases, as published in gca_ctrl.phase (Go's gcphase).  The
+ * write barrier is on in GCA_PHASE_MARK and GCA_PHASE_MARK_TERM: every
+ * pointer store records the old and the new value in the thread's barrier
+ * buffer (gca_handshake.wbuf).
+ */
 enum gca_phase {
 	GCA_PHASE_OFF = 0,	/* no cycle: allocate freely */
-	GCA_PHASE_STOP = 1,	/* handshake requested: threads must stop */
-	GCA_PHASE_MARK = 2,	/* marking */
-	GCA_PHASE_MARK_TERM = 3,	/* mark termination */
-	GCA_PHASE_SWEEP = 4,	/* sweeping */
+	GCA_PHASE_STOP = 1,	/* unused since ABI 1 gained concurrent mark */
+	GCA_PHASE_MARK = 2,	/* marking; each thread answers a handshake
+				 * (its stack is scanned) and goes on */
+	GCA_PHASE_MARK_TERM = 3,	/* mark termination: each thread answers
+				 * (flushes its buffer and cache) and is held
+				 * until sweeping starts */
+	GCA_PHASE_SWEEP = 4,	/* sweeping, concurrently; barrier off */
 };
+
+/* Barrier buffer entries accepted in one call (Go's wbBuf holds 512). */
+#define GCA_WBUF_MAX		65536
 
 /*
  * The control page, mapped read-only at GCA_OFF_CTRL (one 4 KiB page).
@@ -200,10 +213,18 @@ struct gca_alloc_large {
  * again, or an old one, is harmless.  GCA_IOC_COLLECT takes the same
  * argument: it starts a cycle, answers its handshake and returns when the
  * cycle is complete.
+ *
+ * With GCA_HS_PARK the thread parks before it blocks (gca_enter_blocking):
+ * its barrier buffer and cache are flushed, and until its next handshake
+ * call without the flag it counts as answering every request; its stack
+ * from sp up is scanned by another thread of the process.  A parked thread
+ * must not touch the heap.
  */
+#define GCA_HS_PARK		(1U << 0)	/* park: see below */
+#define GCA_HS_FLAGS		GCA_HS_PARK
 struct gca_handshake {
 	__u32 size;		/* in: sizeof the struct as the caller knows it */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: GCA_HS_*; 0 for COLLECT */
 	__u64 seq;		/* in: hs_seq read from the control page
 				 * (informational: the kernel answers the
 				 * request in force) */
@@ -212,6 +233,10 @@ struct gca_handshake {
 	__u32 nspans;		/* in */
 	__u32 resv0;
 	__u64 num_gc;		/* out: completed cycles when it returned */
+	__aligned_u64 wbuf;	/* in: __u64 values recorded by the write
+				 * barrier since the last call */
+	__u32 nwbuf;		/* in: entries at wbuf, <= GCA_WBUF_MAX */
+	__u32 resv1;		/* must be 0 */
 };
 
 /* GCA_IOC_ADD_ROOTS / GCA_IOC_REMOVE_ROOTS (len ignored on remove) */
@@ -228,18 +253,26 @@ struct gca_roots {
 #define GCA_SET_DEFAULT_GC_PERCENT	(1U << 2)	/* follow the module knob again */
 #define GCA_SET_DEFAULT_MEMORY_LIMIT	(1U << 3)	/* follow the module knob again */
 #define GCA_SET_FLAGS	(GCA_SET_GC_PERCENT | GCA_SET_MEMORY_LIMIT | \
-			 GCA_SET_DEFAULT_GC_PERCENT | GCA_SET_DEFAULT_MEMORY_LIMIT)
+			 GCA_SET_DEFAULT_GC_PERCENT | GCA_SET_DEFAULT_MEMORY_LIMIT | \
+			 GCA_SET_DEBUG | GCA_SET_DEFAULT_DEBUG)
 #define GCA_MEMORY_LIMIT_NONE	((__s64)0x7fffffffffffffffLL)
+#define GCA_SET_DEBUG		(1U << 4)	/* set debug (GCA_DEBUG_*) */
+#define GCA_SET_DEFAULT_DEBUG	(1U << 5)	/* follow the module knob again */
+#define GCA_DEBUG_CHECKMARK	(1U << 0)	/* re-mark with the world stopped
+						 * after each concurrent mark and
+						 * count what it missed */
+#define GCA_DEBUG_FLAGS		GCA_DEBUG_CHECKMARK
 struct gca_params_arg {
 	__u32 size;		/* in: sizeof the struct as the caller knows it */
 	__u32 flags;		/* in: GCA_SET_* */
 	__s32 gc_percent;	/* in (with the flag); out: the previous value */
-	__u32 resv0;
+	__u32 debug;		/* in (with GCA_SET_DEBUG); out: previous */
 	__s64 memory_limit;	/* in (with the flag); out: the previous value */
 };
 
 /* GCA_IOC_READ_STATS: statistics, shaped like Go's runtime.MemStats */
 #define GCA_NUM_PAUSE	256
+#define GCA_PAUSE_HIST_BUCKETS	40
 struct gca_stats {
 	__u32 size;		/* in: sizeof the struct as the caller knows it */
 	__u32 flags;		/* in: must be 0 */
@@ -268,6 +301,19 @@ struct gca_stats {
 	__u64 heap_live;	/* bytes the pacer counts as live (with caches) */
 	__u64 heap_marked;	/* bytes marked by the last cycle */
 	__u64 gc_trigger;
+	/*
+	 * Every pause (time a thread could not run its own code because of
+	 * the collector: handshake work, being held at mark termination,
+	 * mark assists), as a log2 histogram: bucket i counts pauses of
+	 * [2^i, 2^(i+1)) ns, bucket 0 those under 2 ns.
+	 */
+	__u64 pause_hist[GCA_PAUSE_HIST_BUCKETS];
+	__u64 num_pauses;
+	__u64 assist_ns;	/* mark assist time, all threads */
+	__u64 checkmark_cycles;	/* cycles verified by checkmark */
+	__u64 checkmark_failures;	/* objects checkmark found unmarked */
+	__u32 debug;		/* GCA_DEBUG_* in force */
+	__u32 resv1;
 };
 
 /*
