@@ -52,6 +52,7 @@
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include "gca_arena.h"
+#include "gca_trace.h"
 
 bool gca_cycle_in_progress(struct gca_arena *a)
 {
@@ -70,6 +71,7 @@ static void gca_publish_phase(struct gca_arena *a, enum gca_phase phase)
 	WRITE_ONCE(a->ctrl->hs_seq, a->hs_seq);
 	WRITE_ONCE(a->ctrl->num_gc, a->num_gc);
 	WRITE_ONCE(a->ctrl->next_gc, a->next_gc);
+	trace_gcarena_phase(a->id, a->cycle, phase, a->stage);
 }
 
 /* ---------------------------------------------------------------------
@@ -92,10 +94,15 @@ void gca_cycle_update_pacer(struct gca_arena *a)
 	goal = gca_pacer_goal(h->heap_marked, a->roots_bytes,
 			      gca_arena_gc_percent(a),
 			      gca_arena_memory_limit(a), overhead);
+	a->goal_limited = goal < gca_pacer_goal(h->heap_marked, a->roots_bytes,
+						gca_arena_gc_percent(a),
+						GCA_MEMORY_LIMIT_NONE, 0);
 	a->next_gc = goal;
 	a->gc_trigger = gca_pacer_trigger(goal, h->heap_marked);
 	if (a->ctrl)
 		WRITE_ONCE(a->ctrl->next_gc, goal);
+	trace_gcarena_pacer(a->id, goal, a->gc_trigger, h->heap_live,
+			    gca_arena_memory_limit(a));
 }
 
 /*
@@ -109,7 +116,7 @@ void gca_cycle_check_trigger(struct gca_arena *a)
 	if (a->request != GCA_GC_NONE)
 		return;
 	if (a->heap.heap_live >= a->gc_trigger) {
-		a->request = GCA_GC_HEAP;
+		a->request = a->goal_limited ? GCA_GC_LIMIT : GCA_GC_HEAP;
 		wake_up(&a->gc_wq);
 	}
 }
@@ -374,6 +381,9 @@ static int gca_mark_termination(struct gca_arena *a)
 		return ret;
 	mutex_lock(&a->lock);
 	ret = gca_mark_drain(h);
+	if (!ret)
+		trace_gcarena_mark_end(a->id, a->cycle, h->heap_marked,
+				       h->marked_objects, h->scanned_bytes);
 	if (!ret && (gca_arena_debug(a) & GCA_DEBUG_CHECKMARK))
 		ret = gca_checkmark(a);
 	if (ret) {
@@ -404,7 +414,8 @@ static void gca_scavenge_after_sweep(struct gca_arena *a)
 		target = (u64)limit - (u64)limit / 20;
 	target = max(target, h->heap_inuse);
 	if (h->heap_backed > target)
-		gca_scavenge(h, target);
+		trace_gcarena_scavenge(a->id, gca_scavenge(h, target),
+				       h->heap_backed);
 }
 
 static void gca_finish_cycle(struct gca_arena *a, enum gca_gc_reason reason)
@@ -444,6 +455,7 @@ static void gca_run_cycle(struct gca_arena *a, enum gca_gc_reason reason)
 
 	/* 2: barrier on everywhere before anything is scanned */
 	a->cycle++;
+	trace_gcarena_cycle_start(a->id, a->cycle, reason, h->heap_live);
 	a->cycle_max_pause = 0;
 	a->cycle_roots_bytes = 0;
 	h->marking = true;
@@ -477,6 +489,8 @@ static void gca_run_cycle(struct gca_arena *a, enum gca_gc_reason reason)
 	if (ret)
 		goto abort_locked;
 	a->gc_cpu_ns += ktime_get_ns() - t0;
+	trace_gcarena_sweep_end(a->id, a->cycle, res.freed_bytes,
+				res.freed_objects, res.freed_spans);
 	gca_finish_cycle(a, reason);
 	mutex_unlock(&a->lock);
 	wake_up_all(&a->cycle_wq);
@@ -697,12 +711,17 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 	int ret = 0, err;
 
 	mutex_lock(&a->lock);
+	if (t)
+		trace_gcarena_handshake_start(a->id, t->tid, a->hs_seq,
+					      a->phase);
 	if (t) {
 		t->parked = hs->flags & GCA_HS_PARK;
 		if (t->parked) {
 			/* it answers for itself until it comes back */
 			t->park_sp = hs->sp;
 			gca_wake_collector(a);
+			trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq,
+						    a->phase);
 			mutex_unlock(&a->lock);
 			return 0;
 		}
@@ -805,6 +824,8 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 	 */
 	if (t && !collect && worked)
 		gca_record_pause(a, ktime_get_ns() - t0);
+	if (t)
+		trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq, a->phase);
 	mutex_unlock(&a->lock);
 	return ret;
 }

@@ -63,6 +63,7 @@ enum gca_gc_reason {
 	GCA_GC_HEAP,		/* heap reached the trigger */
 	GCA_GC_FORCED,		/* none for GCA_FORCED_GC_PERIOD */
 	GCA_GC_MANUAL,		/* gca_collect() */
+	GCA_GC_LIMIT,		/* heap reached a trigger the limit lowered */
 };
 
 /* Stages of a cycle's marking (Go's gcStart and gcMarkDone). */
@@ -153,6 +154,7 @@ struct gca_arena {
 	u64 roots_bytes;		/* stack + root bytes scanned last cycle */
 	u64 cycle_roots_bytes;		/* ... this cycle so far */
 	u64 next_gc, gc_trigger;
+	bool goal_limited;		/* the memory limit lowered next_gc */
 	u64 stw_start_ns;
 	unsigned long last_gc_jiffies;
 
