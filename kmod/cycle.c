@@ -189,7 +189,7 @@ static void gca_reap_and_signal(struct gca_arena *a, enum gca_wait_for what)
 			continue;
 		}
 		/* a parked thread is blocked on purpose: others scan for it */
-		if (t->parked || !a->preempt_signal ||
+		if (t->parked || t->in_handshake || !a->preempt_signal ||
 		    time_before(jiffies, a->phase_jiffies + delay))
 			continue;
 		if (t->signalled_seq == a->hs_seq &&
@@ -711,9 +711,11 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 	int ret = 0, err;
 
 	mutex_lock(&a->lock);
-	if (t)
+	if (t) {
 		trace_gcarena_handshake_start(a->id, t->tid, a->hs_seq,
 					      a->phase);
+		t->in_handshake = true;
+	}
 	if (t) {
 		t->parked = hs->flags & GCA_HS_PARK;
 		if (t->parked) {
@@ -722,6 +724,7 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 			gca_wake_collector(a);
 			trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq,
 						    a->phase);
+			t->in_handshake = false;
 			mutex_unlock(&a->lock);
 			return 0;
 		}
@@ -824,8 +827,10 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 	 */
 	if (t && !collect && worked)
 		gca_record_pause(a, ktime_get_ns() - t0);
-	if (t)
+	if (t) {
 		trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq, a->phase);
+		t->in_handshake = false;
+	}
 	mutex_unlock(&a->lock);
 	return ret;
 }

@@ -87,6 +87,9 @@ struct gca_thread {
 	bool parked;			/* in gca_enter_blocking(): answers for
 					 * itself, stack scanned by others */
 	bool park_claimed;		/* another thread is scanning its stack */
+	bool in_handshake;		/* inside gca_handshake(): it answers by
+					 * itself, a signal would only
+					 * interrupt it */
 	u64 park_sp;			/* untrusted, as sp */
 	unsigned long signalled_at;	/* jiffies */
 	struct list_head spans;		/* spans in its cache (span->list) */
