@@ -9,15 +9,31 @@
 #   make unit       host-side unit tests (tests/unit, target "run")
 #   make vm-check   selftests in a qemu VM on Debian's stock kernel
 #                   (log: build/logs/vm-check.log)
+#   make vm-check-debug  the same on a DEBUG kernel (KASAN, lockdep,
+#                   kmemleak, ...; scripts/debug-kernel.sh builds it once,
+#                   ~15 min), plus the KUnit module and a kmemleak check
+#                   (log: build/logs/vm-debug.log)
+#   make vm-check-rt  the same on Debian's PREEMPT_RT kernel
+#                   (log: build/logs/vm-rt.log)
+#   make module-debug, module-rt  gcarena.ko for those kernels, built in
+#                   build/ko-debug/ and build/ko-rt/ (kmod/ is untouched)
 #   make demo       the demo program in the VM
-#   make check      deps, all, unit, vm-check, every layer even if one fails,
-#                   then tests/summarize.sh over build/logs/*.log; its
-#                   last line is "N passed, M failed, K skipped".  CI runs this.
+#   make check      deps, all, unit, vm-check, vm-debug, vm-rt: every layer
+#                   even if one fails, then tests/summarize.sh over
+#                   build/logs/*.log; its last line is
+#                   "N passed, M failed, K skipped".  CI runs this.
 #   make deps       install every package the project uses
+#   make bench      benchmarks against Boehm GC and glibc malloc, ~30 min:
+#                   tests/bench/results.tsv, REPORT.md, plots/ (see
+#                   tests/bench/bench.mk; bench-smoke: each once, tiny)
+#   make tools, examples, install, install-check, dkms-check,
+#                   profile-check: see mk/userland.mk and mk/profile.mk
 #   make clean
 #
 # Variables: KDIR=<kernel build dir> (default: scripts/kdir.sh), V=1 for
-# verbose builds (passed on to kbuild), VM_TIMEOUT=<s> for vm-check.
+# verbose builds (passed on to kbuild), VM_TIMEOUT=<s> for vm-check,
+# VM_TIMEOUT_DEBUG / VM_TIMEOUT_RT for the other two VM layers and
+# TEST_TIMEOUT_DEBUG=<s> for each test program on the debug kernel.
 #
 # Subdirectories that do not exist yet are skipped with a
 # "gca-result: skip" line rather than failing the build.
@@ -42,6 +58,14 @@ VM_RUN := tests/vm/run.sh
 VM_TIMEOUT ?= 1800
 SELFTESTS := tests/selftests
 
+# The debug and RT layers.  Under TCG, KASAN + lockdep + kmemleak make the
+# guest several times slower than the stock kernel (see README.md).
+VM_TIMEOUT_DEBUG ?= 3600
+TEST_TIMEOUT_DEBUG ?= 1200
+VM_TIMEOUT_RT ?= 1800
+KO_DEBUG := $(BUILD)/ko-debug
+KO_RT := $(BUILD)/ko-rt
+
 # What `make all` (and so `make check`) needs on a bare Debian machine.
 # kmod (modinfo) and xz-utils (linux-source) are used by the VM and
 # kselftest-header scripts.
@@ -60,9 +84,85 @@ resolve() { \
 }
 endef
 
-.PHONY: all deps module lib selftests unit vm-check vm-run demo check clean help
+# Builds the module's sources for another kernel in a copy of its own
+# (Kbuild, kmod/, uapi/ synced into DIR, kbuild output kept there), so
+# that kmod/'s objects for the stock kernel stay as they are.  Compiler
+# and modpost warnings are listed and turn into one failed result;
+# only a failed build stops the caller.
+#   build_ko NAME KDIR DIR
+define build_ko_sh
+build_ko() { \
+	local name=$$1 kdir=$$2 dir=$$3 log=$$3/build.log nwarn; \
+	mkdir -p "$$dir"; \
+	rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
+		--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
+		--exclude=modules.order --exclude=Module.symvers \
+		--exclude=build.log Kbuild kmod uapi "$$dir"/; \
+	echo "$$name: building gcarena.ko against $$kdir in $$dir"; \
+	$(MAKE) -C "$$kdir" M="$(CURDIR)/$$dir" modules 2>&1 | tee "$$log"; \
+	test -f "$$dir/kmod/gcarena.ko" || { \
+		echo "$$name: $$dir/kmod/gcarena.ko was not produced" >&2; \
+		exit 1; }; \
+	nwarn=$$(grep -ciE '(^|[ :])warning:' "$$log" || true); \
+	if [ "$$nwarn" -ne 0 ]; then \
+		echo "$$name: $$nwarn warning(s) building for $$kdir:"; \
+		grep -iE -A3 '(^|[ :])warning:' "$$log" | sed 's/^/    /'; \
+		echo "gca-result: fail $$name ($$nwarn compiler/modpost warnings)"; \
+	else \
+		echo "gca-result: pass $$name"; \
+	fi; \
+}
+endef
 
-all: module lib selftests
+# Runs the selftests in a VM: vm_run LOGNAME KO TIMEOUT [run.sh options]
+# -- [guest-check.sh options].  Shell function text, for recipes.
+define vm_run_sh
+vm_run() { \
+	local what=$$1 ko=$$2 tmo=$$3 b p; \
+	shift 3; \
+	local vmopts=(); \
+	while [ $$# -gt 0 ] && [ "$$1" != -- ]; do vmopts+=("$$1"); shift; done; \
+	[ $$# -gt 0 ] && shift; \
+	if [ ! -f kmod/Kbuild ] && [ ! -f kmod/Makefile ]; then \
+		echo "gca-result: skip $$what (kmod/ not present yet)"; \
+		return 0; \
+	fi; \
+	if [ ! -f "$$ko" ]; then \
+		echo "$$what: $$ko is not built" >&2; \
+		return 1; \
+	fi; \
+	$(resolve_sh); \
+	local bins=; \
+	if [ -f $(SELFTESTS)/Makefile ]; then \
+		bins=$$($(MAKE) -s --no-print-directory -C $(SELFTESTS) list); \
+	else \
+		echo "gca-result: skip selftests ($(SELFTESTS)/Makefile not present yet)"; \
+	fi; \
+	local files=() names=(); \
+	for b in $$bins; do \
+		p=$$(resolve "$$b"); \
+		if [ ! -x "$$p" ]; then \
+			echo "$$what: selftest binary $$p missing" >&2; \
+			return 1; \
+		fi; \
+		files+=(-f "$$p"); names+=("$${p##*/}"); \
+	done; \
+	$(VM_RUN) -t "$$tmo" -f "$$ko" -f tests/vm/guest-check.sh \
+		$${vmopts[@]+"$${vmopts[@]}"} $${files[@]+"$${files[@]}"} \
+		-- sh ./guest-check.sh "$$@" $${names[@]+"$${names[@]}"}; \
+}
+endef
+
+# The stat tool, examples, install and packaging; the pprof check.
+include mk/userland.mk mk/profile.mk
+# Benchmarks: bench, bench-smoke.
+include tests/bench/bench.mk
+
+.PHONY: all deps module lib selftests unit vm-check vm-run demo check clean help \
+	module-debug module-rt vm-check-debug vm-check-rt vm-run-debug vm-run-rt \
+	check-vm-debug check-vm-rt
+
+all: module lib selftests tools examples
 
 $(BUILD)/.deps: scripts/deps.sh Makefile
 	$(Q)mkdir -p $(BUILD)
@@ -116,33 +216,64 @@ vm-check: all
 # vm-check without rebuilding first: `make check` has just built, or
 # tried to, and a failed build must not stop the VM layer from reporting.
 vm-run:
-	$(Q)if [ ! -f kmod/Kbuild ] && [ ! -f kmod/Makefile ]; then \
-		echo "gca-result: skip vm-check (kmod/ not present yet)"; \
-		exit 0; \
-	fi; \
-	if [ ! -f kmod/gcarena.ko ]; then \
-		echo "vm-check: kmod/gcarena.ko is not built (make module)" >&2; \
+	$(Q)$(vm_run_sh); \
+	vm_run vm-check kmod/gcarena.ko $(VM_TIMEOUT)
+
+# --- the debug and PREEMPT_RT kernels --------------------------------
+# module-*: build (kernel if needed, then module); vm-run-*: only the VM,
+# with what is built; vm-check-*: everything, logged like vm-check.
+
+module-debug: | $(BUILD)/.deps
+	$(Q)scripts/deps.sh rsync
+	$(Q)$(build_ko_sh); \
+	kdir=$$(scripts/debug-kernel.sh); \
+	build_ko module-debug "$$kdir" $(KO_DEBUG)
+
+module-rt: | $(BUILD)/.deps
+	$(Q)scripts/deps.sh rsync
+	$(Q)$(build_ko_sh); \
+	kdir=$$(scripts/rt-kernel.sh --kdir); \
+	build_ko module-rt "$$kdir" $(KO_RT)
+
+# The debug VM also runs every KUnit module the debug build produced
+# (kmod/*_test.ko, e.g. gcarena_test.ko) and checks kmemleak at the end.
+vm-run-debug:
+	$(Q)$(vm_run_sh); \
+	kdir=$$(scripts/debug-kernel.sh --where) || { \
+		echo "vm-check-debug: the debug kernel is not built (make module-debug)" >&2; \
+		exit 1; }; \
+	extra=(); guest=(--timeout $(TEST_TIMEOUT_DEBUG) --kmemleak); \
+	for k in $(KO_DEBUG)/kmod/*_test.ko; do \
+		[ -f "$$k" ] || continue; \
+		extra+=(-f "$$k"); guest+=(--kunit "$${k##*/}"); \
+	done; \
+	vm_run vm-check-debug $(KO_DEBUG)/kmod/gcarena.ko $(VM_TIMEOUT_DEBUG) \
+		-k "$$kdir/arch/x86/boot/bzImage" $${extra[@]+"$${extra[@]}"} \
+		-- "$${guest[@]}"
+
+vm-run-rt:
+	$(Q)$(vm_run_sh); \
+	image=$$(scripts/rt-kernel.sh --where | sed -n 2p) || image=; \
+	if [ -z "$$image" ]; then \
+		echo "vm-check-rt: the RT kernel is not installed (make module-rt)" >&2; \
 		exit 1; \
 	fi; \
-	$(resolve_sh); \
-	bins=; \
-	if [ -f $(SELFTESTS)/Makefile ]; then \
-		bins=$$($(MAKE) -s --no-print-directory -C $(SELFTESTS) list); \
-	else \
-		echo "gca-result: skip selftests ($(SELFTESTS)/Makefile not present yet)"; \
-	fi; \
-	files=(); names=(); \
-	for b in $$bins; do \
-		p=$$(resolve "$$b"); \
-		if [ ! -x "$$p" ]; then \
-			echo "vm-check: selftest binary $$p missing" >&2; \
-			exit 1; \
-		fi; \
-		files+=(-f "$$p"); names+=("$${p##*/}"); \
-	done; \
-	$(VM_RUN) -t $(VM_TIMEOUT) -f kmod/gcarena.ko -f tests/vm/guest-check.sh \
-		$${files[@]+"$${files[@]}"} \
-		-- sh ./guest-check.sh $${names[@]+"$${names[@]}"}
+	vm_run vm-check-rt $(KO_RT)/kmod/gcarena.ko $(VM_TIMEOUT_RT) -k "$$image"
+
+# For `make check`: build this layer's module, then run its VM.
+check-vm-debug: module-debug
+	$(Q)$(MAKE) --no-print-directory vm-run-debug
+
+check-vm-rt: module-rt
+	$(Q)$(MAKE) --no-print-directory vm-run-rt
+
+vm-check-debug: all
+	$(Q)mkdir -p $(LOGDIR)
+	$(Q)$(MAKE) --no-print-directory check-vm-debug 2>&1 | tee $(LOGDIR)/vm-debug.log
+
+vm-check-rt: all
+	$(Q)mkdir -p $(LOGDIR)
+	$(Q)$(MAKE) --no-print-directory check-vm-rt 2>&1 | tee $(LOGDIR)/vm-rt.log
 
 demo: all
 	$(Q)$(resolve_sh); \
@@ -177,6 +308,12 @@ check: $(BUILD)/.deps
 	layer build no $(MAKE) --no-print-directory -k all; \
 	layer unit yes $(MAKE) --no-print-directory unit; \
 	layer vm-check yes $(MAKE) --no-print-directory vm-run; \
+	layer vm-debug yes $(MAKE) --no-print-directory check-vm-debug; \
+	layer vm-rt yes $(MAKE) --no-print-directory check-vm-rt; \
+	layer install-check yes $(MAKE) --no-print-directory install-check-run; \
+	layer dkms-check yes $(MAKE) --no-print-directory dkms-check-run; \
+	layer profile-check yes $(MAKE) --no-print-directory profile-run; \
+	layer bench-smoke yes $(MAKE) --no-print-directory bench-smoke; \
 	echo "=== gcarena check: summary"; \
 	tests/summarize.sh $(LOGDIR)/*.log
 
@@ -189,7 +326,7 @@ clean:
 			echo "clean: no kernel build dir, module objects left" >&2; \
 		fi; \
 	fi
-	$(Q)for d in userlib $(SELFTESTS) tests/unit; do \
+	$(Q)for d in userlib $(SELFTESTS) tests/unit tools examples; do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; \
 	done
 	$(Q)rm -rf $(BUILD)

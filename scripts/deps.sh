@@ -20,6 +20,10 @@ default_pkgs=(
 	kmod			# modinfo: which kernel the module was built for
 	xz-utils		# to unpack linux-source
 	clang			# static analysis / alternative compiler
+	golang-go		# make profile-check: go tool pprof reads our profiles
+	dkms			# make dkms-check
+	pkgconf			# make install-check: pkg-config gcarena
+	groff-base		# make install-check: the manual pages format cleanly
 )
 
 if [ $# -gt 0 ]; then

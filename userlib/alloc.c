@@ -238,7 +238,11 @@ static void *gca_malloc(struct gca_arena *a, size_t size, int noscan)
 				return NULL;
 			}
 		}
-		return gca_large_alloc(tc, size, noscan);
+		v = gca_large_alloc(tc, size, noscan);
+		if (likely(v))
+			__gca_prof_count(tc, v, size,
+					 __builtin_return_address(0));
+		return v;
 	}
 
 	__gca_enter(tc);
@@ -260,6 +264,7 @@ static void *gca_malloc(struct gca_arena *a, size_t size, int noscan)
 	}
 	if (likely(v)) {
 		__gca_leave(tc);
+		__gca_prof_count(tc, v, size, __builtin_return_address(0));
 	} else {
 		/* A handshake on the way out must not clobber the reason. */
 		int err = errno;

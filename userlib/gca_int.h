@@ -46,6 +46,24 @@ struct gca_cspan {
 #define GCA_MAX_RET	(2 * GCA_NUM_SPAN_CLASSES)
 
 /*
+ * The write barrier's buffer (Go's wbBuf): 512 values, 256 stores with
+ * the barrier on, flushed to the kernel (GCA_IOC_HANDSHAKE wbuf/nwbuf)
+ * when full and at every handshake.
+ */
+#define GCA_WBUF_ENTRIES	512
+
+/*
+ * Callee-saved registers of a parked thread (gca_enter_blocking), kept in
+ * a root range of the arena, one slot per kernel tid: x86-64 rbx, rbp,
+ * r12-r15; arm64 x19-x30; elsewhere a jmp_buf's first words.
+ */
+#if defined(__aarch64__)
+#define GCA_PARK_WORDS		16
+#else
+#define GCA_PARK_WORDS		8
+#endif
+
+/*
  * A thread's cache for one arena (Go's mcache).  Only its thread touches
  * it, from normal context or from the preempt signal handler; in_lib tells
  * the handler that normal context is in the middle of using it.  close()
@@ -65,9 +83,23 @@ struct gca_tcache {
 	uintptr_t stack_lo, stack_hi;
 	uintptr_t tiny;			/* current 16-byte tiny block */
 	uintptr_t tinyoffset;
+	/*
+	 * Concurrent marking (barrier.c): the write barrier's buffer, filled
+	 * inside gca_store()'s section (__gca_ts.in_store) or the library's
+	 * (in_lib), emptied by every handshake; the park state.
+	 */
+	unsigned int nwbuf;
+	volatile int parked;		/* the kernel counts it as parked */
+	unsigned int park_depth;	/* gca_enter_blocking() nesting */
+	int park_slot;			/* its registers are in the park table */
+	uint64_t wbuf[GCA_WBUF_ENTRIES];
 	unsigned int nret;
 	struct gca_span_ret ret[GCA_MAX_RET];
 	struct gca_cspan spans[GCA_NUM_SPAN_CLASSES];
+	/* heap profile sampling (profile.c); only this thread writes them,
+	 * gca_set_mem_profile_rate() may reset next_sample to 0 */
+	int64_t next_sample;		/* bytes left before the next sample */
+	uint64_t prof_rng;		/* sampling PRNG state, 0 = unseeded */
 };
 
 struct gca_arena {
@@ -85,10 +117,15 @@ struct gca_arena {
 	pthread_mutex_t lock;		/* protects caches */
 	struct gca_tcache *caches;
 	struct gca_arena *next;		/* all arenas, under __gca_arenas_lock */
+	/* parked threads' registers, a root range made at the first park
+	 * (under lock); GCA_PARK_WORDS words per tid */
+	uintptr_t *park_regs;
+	size_t park_size;
 	uint32_t class_to_size[GCA_NUM_SIZE_CLASSES];
 	uint32_t class_to_npages[GCA_NUM_SIZE_CLASSES];
 	uint8_t size_to_class8[GCA_NUM_CLASS8];
 	uint8_t size_to_class128[GCA_NUM_CLASS128];
+	struct gca_obs *obs;		/* gctrace, wait, profile: obs.c */
 };
 
 /* The last cache this thread used, and all of them. */
@@ -128,6 +165,11 @@ int __gca_ioctl_retry(struct gca_arena *a, unsigned long cmd,
 		      void *arg) __hidden;
 int __gca_sig_get(int sig) __hidden;
 void __gca_sig_put(int sig) __hidden;
+int __gca_hs_call(struct gca_tcache *tc, unsigned long cmd, uint64_t seq,
+		  uint32_t flags, uintptr_t sp) __hidden;
+
+/* barrier.c */
+void __gca_park_clear(struct gca_tcache *tc) __hidden;
 
 /*
  * The calling thread's cache for arena a, registering the thread on its
@@ -167,5 +209,34 @@ static inline bool __gca_hs_due(const struct gca_tcache *tc)
 {
 	return unlikely(__gca_hs_seq(tc->ctrl) != tc->acked);
 }
+
+/* ---- observability hooks (obs.c, profile.c; see gca_obs.h) ---- */
+struct gca_obs;
+/* End of gca_open(), start of gca_close(): GCARENA_DEBUG, monitor. */
+void __gca_obs_open(struct gca_arena *a) __hidden;
+void __gca_obs_close(struct gca_arena *a) __hidden;
+/* gca_read_memstats() read the statistics (for gca_wait_cycle()). */
+void __gca_obs_stats_read(struct gca_arena *a, uint64_t num_gc) __hidden;
+void __gca_prof_sample(struct gca_tcache *tc, void *p, size_t size,
+		       void *caller) __hidden;
+
+/*
+ * The heap profile's hot path (Go's c.nextSample): count size bytes down
+ * and sample when the countdown crosses zero.  Outside the cache's
+ * critical section: sampling walks the stack and takes a lock.  caller
+ * is the return address into the program (__builtin_return_address(0)
+ * of the public allocation function).
+ */
+static inline void __gca_prof_count(struct gca_tcache *tc, void *p,
+				    size_t size, void *caller)
+{
+	int64_t left = __atomic_load_n(&tc->next_sample, __ATOMIC_RELAXED);
+
+	left -= (int64_t)size;
+	__atomic_store_n(&tc->next_sample, left, __ATOMIC_RELAXED);
+	if (unlikely(left < 0))
+		__gca_prof_sample(tc, p, size, caller);
+}
+/* ---- end of observability hooks ---- */
 
 #endif /* _LIBGCARENA_INT_H */

@@ -58,3 +58,28 @@ int64_t gca_reset_memory_limit(struct gca_arena *a)
 	ret = gca_params(a, GCA_SET_DEFAULT_MEMORY_LIMIT, 0, 0, &p);
 	return ret ? ret : p.memory_limit;
 }
+
+/* Debug flags (GCA_DEBUG_*); the previous ones, or -errno. */
+static int gca_debug(struct gca_arena *a, unsigned int flags,
+		     unsigned int debug)
+{
+	struct gca_params_arg p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.size = sizeof(p);
+	p.flags = flags;
+	p.debug = debug;
+	ret = __gca_ioctl_retry(a, GCA_IOC_SET_PARAMS, &p);
+	return ret ? ret : (int)(p.debug & 0x7fffffff);
+}
+
+int gca_set_debug(struct gca_arena *a, unsigned int flags)
+{
+	return gca_debug(a, GCA_SET_DEBUG, flags);
+}
+
+int gca_reset_debug(struct gca_arena *a)
+{
+	return gca_debug(a, GCA_SET_DEFAULT_DEBUG, 0);
+}

@@ -242,6 +242,7 @@ int gca_open(struct gca_arena **arenap, const struct gca_params *p)
 	a->next = __gca_arenas;
 	__gca_arenas = a;
 	pthread_mutex_unlock(&__gca_arenas_lock);
+	__gca_obs_open(a);
 	*arenap = a;
 	return 0;
 
@@ -266,6 +267,7 @@ void gca_close(struct gca_arena *a)
 
 	if (!a)
 		return;
+	__gca_obs_close(a);
 
 	pthread_mutex_lock(&__gca_arenas_lock);
 	for (pp = &__gca_arenas; *pp; pp = &(*pp)->next) {

@@ -16,6 +16,7 @@ int gca_read_memstats(struct gca_arena *a, struct gca_memstats *ms)
 	ret = __gca_ioctl_retry(a, GCA_IOC_READ_STATS, &st);
 	if (ret)
 		return ret;
+	__gca_obs_stats_read(a, st.num_gc);
 
 	ms->alloc = st.alloc;
 	ms->total_alloc = st.total_alloc;
@@ -41,5 +42,11 @@ int gca_read_memstats(struct gca_arena *a, struct gca_memstats *ms)
 	ms->heap_live = st.heap_live;
 	ms->heap_marked = st.heap_marked;
 	ms->gc_trigger = st.gc_trigger;
+	memcpy(ms->pause_hist, st.pause_hist, sizeof(ms->pause_hist));
+	ms->num_pauses = st.num_pauses;
+	ms->assist_ns = st.assist_ns;
+	ms->checkmark_cycles = st.checkmark_cycles;
+	ms->checkmark_failures = st.checkmark_failures;
+	ms->debug = st.debug;
 	return 0;
 }

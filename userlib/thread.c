@@ -133,25 +133,58 @@ static void gca_flush(struct gca_tcache *tc)
 }
 
 /*
+ * Zero the dead stack below a handshake (bdwgc's GC_clear_stack).  The
+ * collector scans a stack from the handshake's sp up; what lies below is
+ * left over from deeper calls, unscanned, and may point to objects that
+ * were garbage then.  Frames made after the scan would inherit those words
+ * in slots they do not initialise: conservatively they look like roots,
+ * keeping garbage alive, and checkmark's re-scan at mark termination
+ * counts the objects as missed by the concurrent mark.  Only on the
+ * registered stack, well above its end.
+ */
+#define GCA_CLEAR_STACK		(16 * 1024)
+
+static __attribute__((noinline)) void gca_clear_dead_stack(void)
+{
+	char buf[GCA_CLEAR_STACK];
+
+	memset(buf, 0, sizeof(buf));
+	__asm__ __volatile__("" : : "r"(buf) : "memory");
+}
+
+/*
  * The ioctl half of a handshake.  sp is this function's frame: everything
  * above it, the caller's jmp_buf and register spills included, is live
  * stack for the collector.  Its own locals (the argument block) are below
- * and need no scanning.
+ * and need no scanning.  A park (GCA_HS_PARK) passes its caller's sp
+ * instead (barrier.c).  The write barrier's buffer goes along (a value
+ * sent twice is shaded twice: harmless).
  */
 static __attribute__((noinline)) int gca_hs_ioctl(struct gca_tcache *tc,
 						  unsigned long cmd,
-						  uint64_t seq)
+						  uint64_t seq,
+						  uint32_t flags,
+						  uintptr_t sp)
 {
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 	struct gca_handshake hs;
 	int ret;
 
+	if (here > tc->stack_lo && here <= tc->stack_hi &&
+	    here - tc->stack_lo > 2 * GCA_CLEAR_STACK)
+		gca_clear_dead_stack();
 	gca_flush(tc);
 	memset(&hs, 0, sizeof(hs));
 	hs.size = sizeof(hs);
+	hs.flags = flags;
 	hs.seq = seq;
-	hs.sp = (uintptr_t)__builtin_frame_address(0);
+	hs.sp = sp ? sp : here;
 	hs.spans = (uintptr_t)tc->ret;
 	hs.nspans = tc->nret;
+	if (tc->nwbuf) {
+		hs.wbuf = (uintptr_t)tc->wbuf;
+		hs.nwbuf = tc->nwbuf;
+	}
 	for (;;) {
 		ret = __gca_sys_ioctl(tc->arena->fd, cmd, &hs);
 		if (ret != -EINTR)
@@ -170,9 +203,15 @@ static __attribute__((noinline)) int gca_hs_ioctl(struct gca_tcache *tc,
 	 */
 	if (ret == -EINVAL)
 		ret = 0;
-	/* EAGAIN took nothing: keep the spans for the next attempt. */
-	if (ret != -EAGAIN)
+	/* EAGAIN took nothing: keep spans and buffer for the next attempt. */
+	if (ret != -EAGAIN) {
 		tc->nret = 0;
+		tc->nwbuf = 0;
+	}
+	/* Any answer but a park unparks (gca_leave_blocking(), or a
+	 * parked thread that allocates after all). */
+	if (!ret)
+		tc->parked = !!(flags & GCA_HS_PARK);
 	return ret;
 }
 
@@ -185,22 +224,38 @@ static __attribute__((noinline)) int gca_hs_ioctl(struct gca_tcache *tc,
  */
 static __attribute__((noinline)) int gca_hs_spill(struct gca_tcache *tc,
 						  unsigned long cmd,
-						  uint64_t seq)
+						  uint64_t seq,
+						  uint32_t flags,
+						  uintptr_t sp)
 {
 	jmp_buf regs;
 	int ret;
 
 	__builtin_unwind_init();
 	setjmp(regs);
-	ret = gca_hs_ioctl(tc, cmd, seq);
+	ret = gca_hs_ioctl(tc, cmd, seq, flags, sp);
 	__asm__ __volatile__("" : : "r"(regs) : "memory");
+	return ret;
+}
+
+/* One handshake call, inside the cache's critical section. */
+int __gca_hs_call(struct gca_tcache *tc, unsigned long cmd, uint64_t seq,
+		  uint32_t flags, uintptr_t sp)
+{
+	int ret;
+
+	ret = gca_hs_spill(tc, cmd, seq, flags, sp);
+	if (!ret)
+		tc->acked = seq;
 	return ret;
 }
 
 /*
  * Answer the current handshake request (GCA_IOC_HANDSHAKE) or start and
- * wait for a cycle (GCA_IOC_COLLECT), handing back the whole cache.
- * Without force, only when hs_seq moved since the last answer.
+ * wait for a cycle (GCA_IOC_COLLECT), handing back the whole cache and
+ * the write barrier's buffer.  Without force, only when hs_seq moved
+ * since the last answer, and never for a parked thread: being parked
+ * answers every request (a forced call unparks it).
  */
 int __gca_handshake(struct gca_tcache *tc, unsigned long cmd, bool force)
 {
@@ -210,13 +265,10 @@ int __gca_handshake(struct gca_tcache *tc, unsigned long cmd, bool force)
 	__gca_enter(tc);
 	tc->pending = 0;
 	seq = __gca_hs_seq(tc->ctrl);
-	if (!force && seq == tc->acked) {
+	if (!force && (seq == tc->acked || tc->parked))
 		ret = 0;
-	} else {
-		ret = gca_hs_spill(tc, cmd, seq);
-		if (!ret)
-			tc->acked = seq;
-	}
+	else
+		ret = __gca_hs_call(tc, cmd, seq, 0, 0);
 	__gca_leave(tc);
 	return ret;
 }
@@ -311,6 +363,15 @@ int __gca_unregister(struct gca_tcache *tc)
 	int ret;
 
 	__gca_enter(tc);
+	/*
+	 * The park slot is cleared (its tid goes to the next thread), and
+	 * the barrier's buffer must reach the kernel: unregistration has no
+	 * room for it, a handshake does.
+	 */
+	__gca_park_clear(tc);
+	if (tc->nwbuf)
+		/* On failure the kernel forgot the thread: so be it. */
+		__gca_handshake(tc, GCA_IOC_HANDSHAKE, true);
 	for (;;) {
 		gca_flush(tc);
 		memset(&u, 0, sizeof(u));
@@ -461,12 +522,20 @@ static void gca_sig_handler(int sig, siginfo_t *si, void *uc)
 	struct gca_tcache *tc;
 
 	for (tc = __gca_tlist; tc; tc = tc->tnext) {
-		if (__gca_tc_dead(tc) || !__gca_hs_due(tc))
+		/* A parked thread answers by being parked (and is not even
+		 * signalled for it). */
+		if (__gca_tc_dead(tc) || !__gca_hs_due(tc) || tc->parked)
 			continue;
-		if (tc->in_lib)
+		if (tc->in_lib) {
 			tc->pending = 1;
-		else
+		} else if (__gca_ts.in_store) {
+			/* Between a gca_store()'s phase check and its store:
+			 * the store answers when done. */
+			tc->pending = 1;
+			__gca_ts.deferred = 1;
+		} else {
 			__gca_handshake(tc, GCA_IOC_HANDSHAKE, false);
+		}
 	}
 	errno = saved_errno;
 

@@ -1,0 +1,941 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hostile process, area 1: the heap's contents.
+ *
+ * The kernel reads the heap (and the stacks) as numbers: whatever a
+ * process writes there, it must neither crash, hang nor corrupt, and a
+ * cycle must never free an object that is reachable.  Here threads of the
+ * process scribble over every part of the arena (random words, pointers
+ * to page starts, object interiors, free slots, tail waste, one past the
+ * end and the last byte, kernel addresses, user addresses outside the
+ * arena, self-loops, long chains) while cycles run back to back.  The
+ * process may lose its own scribbled objects; a structure that is
+ * reachable from a stack and never scribbled over must verify intact,
+ * because scribbled words can only keep more objects alive.
+ *
+ * Tests:
+ *   scribble_while_collecting  three threads: scribbler (unregistered,
+ *                              never calls the library), allocator,
+ *                              collector (gca_collect in a loop, GOGC 1),
+ *                              for ~10 s; the main thread verifies its
+ *                              own structure all along
+ *   scribble_every_class       every size class, scan and noscan, filled
+ *                              with hostile words: garbage is still freed,
+ *                              a rooted object's words are left as they
+ *                              were, reused memory comes back zeroed
+ *   deep_chain                 a 100000-deep chain survives, then dies
+ *                              (as a cycle, with self-loops)
+ *   still_working              a fresh arena allocates, collects, verifies
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include "gca_test.h"
+
+#define SALT_P		0x9a55ULL
+#define SALT_LIST	0x1157ULL
+#define SALT_DEEP	0xdeebULL
+
+/* How long the concurrent scribbling runs (TCG: ~7x slower than native). */
+#define SCRIBBLE_SECS	10
+
+FIXTURE(heap) {
+	struct gca_arena *a;
+};
+
+FIXTURE_SETUP(heap)
+{
+	self->a = NULL;
+}
+
+FIXTURE_TEARDOWN(heap)
+{
+	if (self->a)
+		gca_close(self->a);
+}
+
+/* ------------------------------------------------------------------ */
+/* xorshift64*: a fixed seed per thread, reproducible runs             */
+
+static inline uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static inline uint64_t rnd_below(uint64_t *s, uint64_t n)
+{
+	return n ? rnd(s) % n : 0;
+}
+
+/* Class size of a small request (Go's classes, from gca_test.h). */
+static uint32_t class_size(size_t size)
+{
+	unsigned int c;
+
+	for (c = 1; c < GCA_NUM_SIZE_CLASSES; c++)
+		if (go_class_to_size[c] >= size)
+			return go_class_to_size[c];
+	return 0;
+}
+
+static void check_invariants(struct __test_metadata *_metadata,
+			     struct gca_arena *a)
+{
+	struct gca_memstats ms;
+
+	ASSERT_EQ(0, gca_read_memstats(a, &ms));
+	EXPECT_EQ(ms.mallocs - ms.frees, ms.heap_objects);
+	EXPECT_LE(ms.heap_alloc, ms.heap_inuse);
+	EXPECT_LE(ms.heap_inuse, ms.heap_sys);
+	EXPECT_LE(ms.heap_released, ms.heap_sys);
+}
+
+/* ------------------------------------------------------------------ */
+/* The protected structure P: a tree, a list and a large scanned array */
+/* of pointers to noscan payloads with known contents.                 */
+
+#define P_TREE_DEPTH	11		/* 2047 nodes */
+#define P_LIST_LEN	3000
+#define P_NPAYLOAD	1000
+#define P_PAYLOAD_SIZE	200		/* class 208 */
+
+struct prot {
+	struct node *tree;
+	struct node *list;
+	void **array;			/* P_NPAYLOAD pointers, large object */
+};
+
+static uint8_t payload_byte(unsigned int i, unsigned int j)
+{
+	return (uint8_t)(i * 31 + j * 7 + 1);
+}
+
+__test_helper int build_prot(struct gca_arena *a, struct prot *p)
+{
+	uint64_t next = 1;
+	unsigned int i;
+
+	p->tree = build_tree(a, P_TREE_DEPTH, &next, SALT_P);
+	p->list = build_list(a, P_LIST_LEN, 100000, SALT_P);
+	/* 8000 bytes would be small: make it a large object (> 32 KiB). */
+	p->array = gca_alloc(a, 40000);
+	if (!p->tree || !p->list || !p->array)
+		return -1;
+	for (i = 0; i < P_NPAYLOAD; i++) {
+		uint8_t *q = gca_alloc_noscan(a, P_PAYLOAD_SIZE);
+		unsigned int j;
+
+		if (!q)
+			return -1;
+		for (j = 0; j < P_PAYLOAD_SIZE; j++)
+			q[j] = payload_byte(i, j);
+		gca_store(a, &p->array[i], q);
+	}
+	return 0;
+}
+
+/* 0 if intact, else a code saying what broke. */
+__test_helper int check_prot(const struct prot *p)
+{
+	uint64_t next = 1;
+	unsigned int i, j;
+
+	if (check_tree(p->tree, P_TREE_DEPTH, &next, SALT_P) !=
+	    (1U << P_TREE_DEPTH) - 1)
+		return 1;
+	if (check_list(p->list, 100000, SALT_P) != P_LIST_LEN)
+		return 2;
+	for (i = 0; i < P_NPAYLOAD; i++) {
+		const uint8_t *q = gca_load(&p->array[i]);
+
+		if (!q)
+			return 3;
+		for (j = 0; j < P_PAYLOAD_SIZE; j++)
+			if (q[j] != payload_byte(i, j))
+				return 4;
+	}
+	return 0;
+}
+
+/* Address ranges of P, sorted: the scribbler never writes into them. */
+struct range {
+	uintptr_t lo, hi;
+};
+
+struct rangeset {
+	struct range *r;
+	size_t n, cap;
+};
+
+static void rs_add(struct rangeset *rs, const void *p, size_t len)
+{
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? rs->cap * 2 : 1024;
+		rs->r = realloc(rs->r, rs->cap * sizeof(*rs->r));
+		if (!rs->r)
+			abort();
+	}
+	rs->r[rs->n].lo = (uintptr_t)p;
+	rs->r[rs->n].hi = (uintptr_t)p + len;
+	rs->n++;
+}
+
+static int range_cmp(const void *x, const void *y)
+{
+	const struct range *a = x, *b = y;
+
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* Does [t, t + 8) touch any range? */
+static bool rs_hit(const struct rangeset *rs, uintptr_t t)
+{
+	size_t lo = 0, hi = rs->n;
+
+	/* last range with lo <= t + 7 */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (rs->r[mid].lo <= t + 7)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && t < rs->r[lo - 1].hi;
+}
+
+__test_helper void collect_tree(struct rangeset *rs, struct node *n,
+				unsigned int d)
+{
+	if (!d || !n)
+		return;
+	rs_add(rs, n, class_size(sizeof(*n)));
+	collect_tree(rs, n->left, d - 1);
+	collect_tree(rs, n->right, d - 1);
+}
+
+__test_helper void prot_ranges(struct rangeset *rs, const struct prot *p)
+{
+	struct node *n;
+	unsigned int i;
+
+	collect_tree(rs, p->tree, P_TREE_DEPTH);
+	for (n = p->list; n; n = n->left)
+		rs_add(rs, n, class_size(sizeof(*n)));
+	/* A large object spans whole pages. */
+	rs_add(rs, p->array, (40000 + GCA_PAGE_SIZE - 1) & ~(GCA_PAGE_SIZE - 1));
+	for (i = 0; i < P_NPAYLOAD; i++)
+		rs_add(rs, p->array[i], class_size(P_PAYLOAD_SIZE));
+	qsort(rs->r, rs->n, sizeof(*rs->r), range_cmp);
+}
+
+struct deep {
+	struct deep *next;
+	uint64_t id;
+};
+
+__test_helper struct deep *build_deep(struct gca_arena *a, uint64_t n,
+				      uint64_t salt)
+{
+	struct deep *head = NULL, *d;
+	uint64_t i;
+
+	for (i = n; i > 0; i--) {
+		d = gca_alloc(a, sizeof(*d));
+		if (!d)
+			return NULL;
+		d->id = (i - 1) ^ salt;
+		gca_store(a, (void **)&d->next, head);
+		head = d;
+	}
+	return head;
+}
+
+/* The node addresses, in chain order (malloc: not a root). */
+__test_helper uintptr_t *deep_addresses(struct deep *d, size_t n)
+{
+	uintptr_t *v = malloc(n * sizeof(*v));
+	size_t i;
+
+	for (i = 0; v && i < n && d; i++, d = d->next)
+		v[i] = (uintptr_t)d;
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hostile words                                                       */
+
+#define RING_SIZE	65536		/* recent objects of the allocator */
+#define RING_SHIFT	48		/* entry: addr | size index << 48 */
+
+static const uint32_t alloc_sizes[] = {
+	8, 16, 24, 32, 48, 64, 80, 96, 112, 144, 176, 208, 240, 352, 480,
+	704, 1000, 1408, 3000, 4000, 5376, 6784, 9000, 13568, 20000, 27264,
+	32768, 40000, 70000, 200000,
+};
+#define NSIZES	(sizeof(alloc_sizes) / sizeof(alloc_sizes[0]))
+
+struct world {
+	struct gca_arena *a;
+	uintptr_t lo, hi;		/* the heap */
+	volatile uintptr_t high;	/* heap_sys high water (published) */
+	const struct rangeset *prot;
+	uint64_t ring[RING_SIZE];
+	volatile uint32_t ring_head;
+	volatile int stop;
+	/* results, each written by one thread */
+	uint64_t writes, skipped, faults, chains;
+	uint64_t allocs, alloc_fail, deep_chains;
+	uint64_t collects, collect_err;
+	int collect_errno;
+	uint64_t seed;			/* the scribbler's */
+	/* a 100000-deep chain rooted by the main thread, not protected */
+	uintptr_t *deep;
+	size_t ndeep;
+	uint64_t rechains;
+};
+
+static uint64_t ring_pick(struct world *w, uint64_t *s, uint32_t *size)
+{
+	uint32_t head = __atomic_load_n(&w->ring_head, __ATOMIC_RELAXED);
+	uint64_t e;
+
+	if (!head)
+		return 0;
+	e = __atomic_load_n(&w->ring[rnd_below(s, head < RING_SIZE ? head :
+						     RING_SIZE)],
+			    __ATOMIC_RELAXED);
+	*size = alloc_sizes[(e >> RING_SHIFT) % NSIZES];
+	return e & ((1ULL << RING_SHIFT) - 1);
+}
+
+/* A hostile value for the word at t. */
+static uint64_t hostile_value(struct world *w, uint64_t *s, uintptr_t t)
+{
+	uintptr_t size = w->hi - w->lo, obj;
+	uint32_t osz = 0, csz, n, tail;
+	static int local_anchor;
+
+	switch (rnd_below(s, 20)) {
+	case 0:
+		return rnd(s);
+	case 1:
+		return w->lo + rnd_below(s, size);
+	case 2:		/* page starts */
+		return w->lo + rnd_below(s, size / GCA_PAGE_SIZE) * GCA_PAGE_SIZE;
+	case 3:		/* object starts */
+	case 4:		/* object interiors */
+	case 5:		/* one past an object: a neighbour, a free slot */
+		obj = ring_pick(w, s, &osz);
+		if (!obj)
+			return w->lo;
+		if (osz > GCA_MAX_SMALL_SIZE)
+			osz = (osz + GCA_PAGE_SIZE - 1) & ~(GCA_PAGE_SIZE - 1);
+		else
+			osz = class_size(osz);
+		switch (rnd_below(s, 3)) {
+		case 0: return obj;
+		case 1: return obj + rnd_below(s, osz);
+		default: return obj + osz;
+		}
+	case 6:		/* tail waste of a one-page span */
+		obj = ring_pick(w, s, &osz);
+		csz = osz <= GCA_MAX_SMALL_SIZE ? class_size(osz) : 0;
+		if (!obj || !csz || csz > GCA_PAGE_SIZE)
+			return w->hi - 1;
+		n = GCA_PAGE_SIZE / csz;
+		tail = GCA_PAGE_SIZE - n * csz;
+		if (!tail)
+			return (obj & ~(GCA_PAGE_SIZE - 1)) + GCA_PAGE_SIZE - 1;
+		return (obj & ~(GCA_PAGE_SIZE - 1)) + n * csz +
+		       rnd_below(s, tail);
+	case 7:
+		return w->hi;			/* one past the end */
+	case 8:
+		return w->hi - 1;		/* the last byte */
+	case 9:
+		return w->lo - 1 - rnd_below(s, 2) * (GCA_PAGE_SIZE - 1);
+	case 10:	/* kernel direct map */
+		return 0xffff888000000000ULL + (rnd(s) & 0x3ffffff8ULL);
+	case 11:	/* kernel text, vsyscall, non-canonical, all ones */
+		switch (rnd_below(s, 4)) {
+		case 0: return 0xffffffff81000000ULL + (rnd(s) & 0xfffff8);
+		case 1: return 0xffffffffff600000ULL;
+		case 2: return 0x8000000000000000ULL | rnd(s);
+		default: return ~0ULL;
+		}
+	case 12:	/* user addresses outside the arena */
+		switch (rnd_below(s, 5)) {
+		case 0: return (uintptr_t)&local_anchor;
+		case 1: return (uintptr_t)__builtin_frame_address(0);
+		case 2: return 0x400000;
+		case 3: return w->hi + GCA_PAGE_SIZE;
+		default: return 0x1000;
+		}
+	case 13:	/* self-loops */
+	case 14:
+		return rnd_below(s, 2) ? t : (t & ~(uintptr_t)15);
+	case 15:	/* into the protected structure: only keeps it alive */
+		if (w->prot->n) {
+			const struct range *r =
+				&w->prot->r[rnd_below(s, w->prot->n)];
+			return r->lo + rnd_below(s, r->hi - r->lo);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The scribbler: unregistered, never calls the library.  Pages of the */
+/* heap with no memory behind them raise SIGBUS: skip them.            */
+
+static __thread sigjmp_buf *fault_jmp;
+
+static void fault_handler(int sig, siginfo_t *si, void *uc)
+{
+	if (fault_jmp)
+		siglongjmp(*fault_jmp, 1);
+	/* Not the scribbler: die as we would have. */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static inline void scribble(struct world *w, uintptr_t t, uint64_t v)
+{
+	t &= ~(uintptr_t)7;
+	if (t < w->lo || t + 8 > w->hi)
+		return;
+	if (rs_hit(w->prot, t)) {
+		w->skipped++;
+		return;
+	}
+	__atomic_store_n((uint64_t *)t, v, __ATOMIC_RELAXED);
+	w->writes++;
+}
+
+static uintptr_t random_target(struct world *w, uint64_t *s)
+{
+	uintptr_t high = w->high, obj;
+	uint32_t osz = 0;
+
+	if (rnd_below(s, 2)) {
+		obj = ring_pick(w, s, &osz);
+		if (obj)
+			return obj + rnd_below(s, osz);
+	}
+	if (high <= w->lo)
+		high = w->hi;
+	return w->lo + rnd_below(s, high - w->lo);
+}
+
+static void *scribbler_main(void *arg)
+{
+	struct world *w = arg;
+	sigjmp_buf jb;
+	uint64_t *s = &w->seed;	/* in memory: survives siglongjmp */
+	volatile uint64_t faults = 0;
+
+	fault_jmp = &jb;
+	if (sigsetjmp(jb, 1))
+		faults++;
+	while (!w->stop) {
+		uintptr_t t = random_target(w, s), obj, prev;
+		uint32_t osz, k, n;
+
+		switch (rnd_below(s, 9)) {
+		case 8:		/* re-link the deep chain: long runs, loops */
+			if (!w->ndeep)
+				break;
+			k = rnd_below(s, w->ndeep);
+			n = rnd_below(s, 4) ? 1 + rnd_below(s, w->ndeep) : 16;
+			for (; n && k < w->ndeep - 1 && !w->stop; n--, k++)
+				scribble(w, w->deep[k], rnd_below(s, 64) ?
+					 w->deep[k + 1] :
+					 w->deep[rnd_below(s, w->ndeep)]);
+			w->rechains++;
+			break;
+		case 0:		/* a chain through recent objects */
+			n = 1 + rnd_below(s, 4096);
+			prev = ring_pick(w, s, &osz);
+			for (k = 0; k < n && prev && !w->stop; k++) {
+				obj = ring_pick(w, s, &osz);
+				scribble(w, prev + 8 * rnd_below(s, 2), obj);
+				prev = obj;
+			}
+			w->chains++;
+			break;
+		case 1:		/* a run of words, each pointing to the next */
+			n = 1 + rnd_below(s, 1024);
+			for (k = 0; k < n && !w->stop; k++)
+				scribble(w, t + 8 * k, t + 8 * (k + 1));
+			break;
+		case 2:		/* fill one object with hostile words */
+			obj = ring_pick(w, s, &osz);
+			if (!obj)
+				break;
+			if (osz > 4096)
+				osz = 4096;
+			for (k = 0; k < osz / 8 && !w->stop; k++)
+				scribble(w, obj + 8 * k,
+					 hostile_value(w, s, obj + 8 * k));
+			break;
+		default:	/* one word */
+			scribble(w, t, hostile_value(w, s, t));
+			break;
+		}
+	}
+	fault_jmp = NULL;
+	w->faults = faults;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The allocator: builds, links and drops objects of every kind; never */
+/* reads a pointer back from the heap (it may have been scribbled).    */
+
+static void *allocator_main(void *arg)
+{
+	struct world *w = arg;
+	void *keep[64] = { NULL };
+	void *deep = NULL;
+	uint64_t s = 0xa110caefULL, iter = 0;
+	unsigned int k = 0;
+
+	while (!w->stop) {
+		unsigned int si = rnd_below(&s, NSIZES);
+		size_t size = alloc_sizes[si];
+		bool noscan = rnd_below(&s, 4) == 0;
+		void *p;
+
+		/* Big ones rarely. */
+		if (size > 100000 && rnd_below(&s, 16))
+			continue;
+		if (noscan && rnd_below(&s, 2))
+			size = 1 + rnd_below(&s, 15);	/* tiny allocator */
+		p = noscan ? gca_alloc_noscan(w->a, size) :
+			     gca_alloc(w->a, size);
+		if (!p) {
+			w->alloc_fail++;
+			sleep_ms(5);
+			continue;
+		}
+		w->allocs++;
+		if (!noscan) {
+			__atomic_store_n(&w->ring[w->ring_head % RING_SIZE],
+					 (uintptr_t)p | (uint64_t)si << RING_SHIFT,
+					 __ATOMIC_RELAXED);
+			__atomic_store_n(&w->ring_head, w->ring_head + 1,
+					 __ATOMIC_RELAXED);
+			/* link to the previous object of this batch */
+			gca_store(w->a, (void **)p, keep[k % 64]);
+		}
+		keep[++k % 64] = p;
+		if (++iter % 500 == 0) {
+			/* a 2000-deep chain, alive for a while */
+			deep = build_deep(w->a, 2000, iter);
+			if (deep)
+				w->deep_chains++;
+		} else if (iter % 500 == 250) {
+			deep = NULL;
+		}
+	}
+	__asm__ __volatile__("" : : "r"(deep), "r"(keep) : "memory");
+	return NULL;
+}
+
+static void *collector_main(void *arg)
+{
+	struct world *w = arg;
+	int ret;
+
+	while (!w->stop) {
+		ret = gca_collect(w->a);
+		if (ret) {
+			if (!w->collect_err++)
+				w->collect_errno = -ret;
+			sleep_ms(10);
+			continue;
+		}
+		w->collects++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(heap, scribble_while_collecting, 240)
+{
+	struct rangeset rs = { 0 };
+	struct sigaction sa, old_bus, old_segv;
+	struct gca_memstats m0, m1;
+	struct world *w;
+	pthread_t th[3];
+	struct prot p;
+	struct deep *deep;	/* rooted here, scribbled over */
+	uint64_t end, checks = 0;
+	int bad = 0, ret;
+
+	ASSERT_EQ(0, open_arena(&self->a, 128 * SZ_1M, 1));
+	w = calloc(1, sizeof(*w));
+	ASSERT_NE(NULL, w);
+	w->a = self->a;
+	w->lo = ((const struct gca_arena_head *)self->a)->heap_base;
+	w->hi = ((const struct gca_arena_head *)self->a)->heap_end;
+	w->seed = 0x5c1bb1e5ULL;
+
+	/* Built with cycles off, then GOGC 1: a cycle every ~40 KiB. */
+	ASSERT_EQ(1, gca_set_gc_percent(self->a, -1));
+	deep = build_deep(self->a, 100000, SALT_DEEP);
+	ASSERT_NE(NULL, deep);
+	w->deep = deep_addresses(deep, 100000);
+	ASSERT_NE(NULL, w->deep);
+	w->ndeep = 100000;
+	ASSERT_EQ(0, build_prot(self->a, &p));
+	ASSERT_EQ(-1, gca_set_gc_percent(self->a, 1));
+	ASSERT_EQ(0, check_prot(&p));
+	prot_ranges(&rs, &p);
+	w->prot = &rs;
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m0));
+	w->high = w->lo + m0.heap_sys;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = fault_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, &old_bus));
+	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, &old_segv));
+
+	ASSERT_EQ(0, pthread_create(&th[0], NULL, scribbler_main, w));
+	ASSERT_EQ(0, pthread_create(&th[1], NULL, allocator_main, w));
+	ASSERT_EQ(0, pthread_create(&th[2], NULL, collector_main, w));
+
+	end = now_ns() + SCRIBBLE_SECS * 1000000000ULL;
+	while (now_ns() < end) {
+		ret = check_prot(&p);
+		if (ret && !bad)
+			bad = ret;
+		checks++;
+		if (!gca_read_memstats(self->a, &m1))
+			w->high = w->lo + m1.heap_sys;
+		gca_poll(self->a);
+		sleep_ms(50);
+	}
+	w->stop = 1;
+	ASSERT_EQ(0, pthread_join(th[0], NULL));
+	ASSERT_EQ(0, pthread_join(th[1], NULL));
+	ASSERT_EQ(0, pthread_join(th[2], NULL));
+
+	ASSERT_EQ(0, gca_collect(self->a));
+	ASSERT_EQ(0, gca_collect(self->a));
+	EXPECT_EQ(0, bad) TH_LOG("the protected structure broke while cycles ran (code %d)", bad);
+	EXPECT_EQ(0, check_prot(&p));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m1));
+
+	TH_LOG("%llu writes (%llu into P refused), %llu faults, %llu chains; "
+	       "%llu allocations (%llu failed), %llu deep chains; "
+	       "%llu collects (%llu failed), num_gc %u -> %u, %llu checks of P, "
+	       "%llu re-links of the deep chain",
+	       (unsigned long long)w->writes, (unsigned long long)w->skipped,
+	       (unsigned long long)w->faults, (unsigned long long)w->chains,
+	       (unsigned long long)w->allocs,
+	       (unsigned long long)w->alloc_fail,
+	       (unsigned long long)w->deep_chains,
+	       (unsigned long long)w->collects,
+	       (unsigned long long)w->collect_err, m0.num_gc, m1.num_gc,
+	       (unsigned long long)checks,
+	       (unsigned long long)w->rechains);
+	/* Cycles kept completing. */
+	EXPECT_EQ(0U, w->collect_err) TH_LOG("gca_collect failed: %s", strerror(w->collect_errno));
+	EXPECT_LE(3ULL, w->collects);
+	EXPECT_LE(m0.num_gc + 3, m1.num_gc);
+	/* The attack did happen. */
+	EXPECT_LT(10000ULL, w->writes);
+	EXPECT_LT(100ULL, w->allocs);
+	check_invariants(_metadata, self->a);
+
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	__asm__ __volatile__("" : : "r"(deep) : "memory");
+	free(w->deep);
+	free(rs.r);
+	free(w);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Hostile words that name no allocated object of this arena. */
+static uint64_t no_object_value(uintptr_t lo, uintptr_t hi, unsigned int i)
+{
+	switch (i % 12) {
+	case 0: return hi;
+	case 1: return hi - 1;
+	case 2: return hi - 8;
+	case 3: return lo - 1;
+	case 4: return 0xffff888000000000ULL + i * 4096;
+	case 5: return 0xffffffff81000000ULL;
+	case 6: return 0xffffffffff600000ULL;
+	case 7: return 0x8000000000000000ULL + i;
+	case 8: return ~0ULL;
+	case 9: return 0x1000;
+	case 10: return hi + GCA_PAGE_SIZE;
+	default: return 0;
+	}
+}
+
+#define EC_PER_CLASS	24
+
+__test_helper uint64_t alloc_every_class(struct gca_arena *a, void **objs,
+					 uint32_t *sizes, uintptr_t lo,
+					 uintptr_t hi)
+{
+	uint64_t n = 0, i;
+	unsigned int c, noscan, k;
+
+	for (c = 1; c < GCA_NUM_SIZE_CLASSES; c++) {
+		for (noscan = 0; noscan < 2; noscan++) {
+			for (k = 0; k < EC_PER_CLASS; k++) {
+				uint32_t sz = go_class_to_size[c];
+				uint64_t *p = noscan ? gca_alloc_noscan(a, sz) :
+						       gca_alloc(a, sz);
+
+				if (!p)
+					return 0;
+				objs[n] = p;
+				sizes[n++] = sz;
+			}
+		}
+	}
+	/* Large ones, scan and noscan. */
+	for (k = 0; k < 8; k++) {
+		uint32_t sz = 40000 + k * 50000;
+
+		objs[n] = k & 1 ? gca_alloc_noscan(a, sz) : gca_alloc(a, sz);
+		if (!objs[n])
+			return 0;
+		sizes[n++] = sz;
+	}
+	/*
+	 * Everything hostile, everywhere: pointers into each other, into
+	 * themselves, one past their end, tail waste, kernel addresses.
+	 */
+	for (i = 0; i < n; i++) {
+		uint64_t *p = objs[i];
+		uint32_t words = sizes[i] / 8, j;
+
+		for (j = 0; j < words; j++) {
+			uintptr_t o = (uintptr_t)objs[(i * 7 + j) % n];
+
+			switch (j % 6) {
+			case 0: p[j] = o; break;
+			case 1: p[j] = o + sizes[(i * 7 + j) % n]; break;
+			case 2: p[j] = (uintptr_t)&p[j]; break;
+			case 3: p[j] = (o & ~(GCA_PAGE_SIZE - 1)) + GCA_PAGE_SIZE - 1; break;
+			case 4: p[j] = o + j; break;
+			default: p[j] = no_object_value(lo, hi, i + j); break;
+			}
+		}
+	}
+	return n;
+}
+
+static volatile sig_atomic_t wrote_faults;
+static sigjmp_buf wf_jmp;
+
+static void wf_handler(int sig)
+{
+	wrote_faults++;
+	siglongjmp(wf_jmp, 1);
+}
+
+/* Write v over [p, p + len), skipping pages without memory. */
+__test_helper void write_freed(void *p, size_t len, uint64_t v)
+{
+	volatile uintptr_t q = (uintptr_t)p & ~(uintptr_t)7;
+	uintptr_t end = (uintptr_t)p + len;
+
+	if (sigsetjmp(wf_jmp, 1))
+		q = (q & ~(uintptr_t)4095) + 4096;
+	for (; q + 8 <= end; q += 8)
+		*(volatile uint64_t *)q = v ^ q;
+}
+
+TEST_F_TIMEOUT(heap, scribble_every_class, 240)
+{
+	const unsigned int nmax = (GCA_NUM_SIZE_CLASSES - 1) * 2 *
+				  EC_PER_CLASS + 8;
+	struct gca_memstats m0, m1, m2;
+	struct sigaction sa, old;
+	uint64_t *keeper, n, i, expect[512];
+	uint32_t *sizes;
+	uintptr_t lo, hi;
+	struct node *list;
+	void **objs;
+	unsigned int j, nonzero = 0;
+
+	ASSERT_EQ(0, open_arena(&self->a, 64 * SZ_1M, -1));
+	lo = ((const struct gca_arena_head *)self->a)->heap_base;
+	hi = ((const struct gca_arena_head *)self->a)->heap_end;
+	objs = calloc(nmax, sizeof(*objs));	/* malloc: not a root */
+	sizes = calloc(nmax, sizeof(*sizes));
+	ASSERT_NE(NULL, objs);
+	ASSERT_NE(NULL, sizes);
+
+	list = build_list(self->a, 2000, 1, SALT_LIST);
+	ASSERT_NE(NULL, list);
+	/* A rooted object full of words that name nothing. */
+	keeper = gca_alloc(self->a, sizeof(expect));
+	ASSERT_NE(NULL, keeper);
+	for (j = 0; j < 512; j++) {
+		expect[j] = no_object_value(lo, hi, j);
+		keeper[j] = expect[j];
+	}
+	ASSERT_EQ(0, gca_collect(self->a));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m0));
+
+	n = alloc_every_class(self->a, objs, sizes, lo, hi);
+	ASSERT_LT(0ULL, n);
+	clear_stack();
+	ASSERT_EQ(0, gca_collect(self->a));
+	ASSERT_EQ(0, gca_collect(self->a));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m1));
+
+	/* The rooted structures are intact, their words untouched. */
+	EXPECT_EQ(2000ULL, check_list(list, 1, SALT_LIST));
+	for (j = 0; j < 512; j++)
+		ASSERT_EQ(expect[j], keeper[j]) TH_LOG("word %u", j);
+	/* The hostile garbage was freed: words pointing to each other and
+	 * to themselves keep nothing alive that no root reaches. */
+	EXPECT_LE(m0.frees + n * 9 / 10, m1.frees)
+		TH_LOG("%llu garbage objects, %llu freed",
+		       (unsigned long long)n,
+		       (unsigned long long)(m1.frees - m0.frees));
+	check_invariants(_metadata, self->a);
+
+	/* Scribble over the freed memory, then allocate it again: new
+	 * objects come back zeroed whatever was left in them. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wf_handler;
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, &old));
+	for (i = 0; i < n; i++)
+		write_freed(objs[i], sizes[i], 0xfeedfacecafef00dULL);
+	sigaction(SIGBUS, &old, NULL);
+	for (i = 0; i < n; i++) {
+		uint64_t *p = i % 2 ? gca_alloc_noscan(self->a, sizes[i]) :
+				      gca_alloc(self->a, sizes[i]);
+
+		ASSERT_NE(NULL, p);
+		for (j = 0; j < sizes[i] / 8; j++)
+			if (p[j])
+				nonzero++;
+	}
+	EXPECT_EQ(0U, nonzero) TH_LOG("reused memory was not zeroed");
+	clear_stack();
+	ASSERT_EQ(0, gca_collect(self->a));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m2));
+	EXPECT_EQ(2000ULL, check_list(list, 1, SALT_LIST));
+	for (j = 0; j < 512; j++)
+		ASSERT_EQ(expect[j], keeper[j]);
+	check_invariants(_metadata, self->a);
+	TH_LOG("%llu hostile objects; faults writing freed memory: %d",
+	       (unsigned long long)n, (int)wrote_faults);
+	free(objs);
+	free(sizes);
+}
+
+/*
+ * The chain hangs from a root range, and only helpers ever hold a
+ * pointer into it: no stale copy in the test's own frame can keep the
+ * dead chain alive.
+ */
+static struct deep *deep_root;
+
+__test_helper int make_deep(struct gca_arena *a)
+{
+	struct deep *d = build_deep(a, 100000, SALT_DEEP);
+
+	if (!d)
+		return -1;
+	gca_store(a, (void **)&deep_root, d);
+	return 0;
+}
+
+__test_helper uint64_t check_deep(void)
+{
+	const struct deep *d = gca_load((void **)&deep_root);
+	uint64_t i = 0;
+
+	for (; d && i < 100000; d = d->next, i++)
+		if (d->id != (i ^ SALT_DEEP))
+			break;
+	return i;
+}
+
+/* Make the chain a cycle, with self-loops in the ids' place, and drop it. */
+__test_helper void loop_and_drop_deep(struct gca_arena *a)
+{
+	struct deep *head = gca_load((void **)&deep_root), *d = head;
+
+	while (d->next) {
+		d->id = (uintptr_t)d;
+		d = d->next;
+	}
+	gca_store(a, (void **)&d->next, head);
+	gca_store(a, (void **)&deep_root, NULL);
+}
+
+TEST_F_TIMEOUT(heap, deep_chain, 240)
+{
+	struct gca_memstats m0, m1;
+
+	ASSERT_EQ(0, open_arena(&self->a, 64 * SZ_1M, -1));
+	ASSERT_EQ(0, gca_add_roots(self->a, &deep_root, sizeof(deep_root)));
+	ASSERT_EQ(0, make_deep(self->a));
+	clear_stack();
+	ASSERT_EQ(0, gca_collect(self->a));
+	EXPECT_EQ(100000ULL, check_deep());
+	/* Freed memory reused meanwhile must not be the chain's. */
+	ASSERT_EQ(0, churn(self->a, sizeof(struct deep), 50000, 0));
+	ASSERT_EQ(0, gca_collect(self->a));
+	EXPECT_EQ(100000ULL, check_deep());
+
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m0));
+	loop_and_drop_deep(self->a);
+	clear_stack();
+	ASSERT_EQ(0, gca_collect(self->a));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m1));
+	EXPECT_LE(m0.frees + 99000, m1.frees)
+		TH_LOG("a dead 100000-object cycle: %llu freed",
+		       (unsigned long long)(m1.frees - m0.frees));
+	check_invariants(_metadata, self->a);
+	EXPECT_EQ(0, gca_remove_roots(self->a, &deep_root));
+}
+
+/* Last: the module is still fully working. */
+TEST_F_TIMEOUT(heap, still_working, 120)
+{
+	struct gca_memstats ms;
+	struct node *l;
+
+	ASSERT_EQ(0, open_arena(&self->a, 16 * SZ_1M, 100));
+	l = build_list(self->a, 5000, 1, SALT_LIST);
+	ASSERT_NE(NULL, l);
+	ASSERT_EQ(0, churn(self->a, 100, 20000, 0));
+	clear_stack();
+	ASSERT_EQ(0, gca_collect(self->a));
+	ASSERT_EQ(0, gca_collect(self->a));
+	EXPECT_EQ(5000ULL, check_list(l, 1, SALT_LIST));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &ms));
+	EXPECT_LT(0ULL, ms.frees);
+	check_invariants(_metadata, self->a);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR MIT) */
+/*
+ * gca_write_heap_profile()'s output: the heap profile as pprof's
+ * profile.proto (github.com/google/pprof/proto/profile.proto), written
+ * uncompressed (pprof reads plain protobuf as well as gzipped), laid out
+ * as Go's runtime/pprof writes a heap profile:
+ *
+ *   sample_type  alloc_objects/count, alloc_space/bytes,
+ *                inuse_objects/count, inuse_space/bytes (the last is
+ *                pprof's default)
+ *   sample       one per (stack, size) bucket: the four values, scaled
+ *                (Go's scaleHeapSample), and a numeric label bytes=size
+ *   period_type  space/bytes, period = the sampling rate
+ *   mapping      every executable file mapping of the process, from
+ *                /proc/self/maps, the main executable first (pprof puts a
+ *                binary given on its command line in the first mapping)
+ *   location     one per distinct return address, minus one so that it
+ *                points into the call instruction, with its mapping
+ *   function     names from the ELF symbol table of each mapped file
+ *                (.symtab, else .dynsym): static binaries are named too.
+ *                A mapping all of whose locations were named has
+ *                has_functions set; the others are left for pprof to
+ *                symbolize from the binaries.
+ */
+#include <elf.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gca_obs.h"
+
+/* ---- protobuf encoding ------------------------------------------------ */
+
+struct pb {
+	uint8_t *p;
+	size_t len, cap;
+	int err;
+};
+
+static void pb_grow(struct pb *b, size_t more)
+{
+	size_t ncap;
+	uint8_t *np;
+
+	if (b->err || b->len + more <= b->cap)
+		return;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < b->len + more)
+		ncap *= 2;
+	np = realloc(b->p, ncap);
+	if (!np) {
+		b->err = -ENOMEM;
+		return;
+	}
+	b->p = np;
+	b->cap = ncap;
+}
+
+static void pb_raw(struct pb *b, const void *data, size_t len)
+{
+	pb_grow(b, len);
+	if (b->err)
+		return;
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+}
+
+static void pb_varint(struct pb *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n] = v & 0x7f;
+		v >>= 7;
+		if (v)
+			tmp[n] |= 0x80;
+		n++;
+	} while (v);
+	pb_raw(b, tmp, n);
+}
+
+/* A varint field (wire type 0); zero is the default and is left out. */
+static void pb_u64(struct pb *b, unsigned int field, uint64_t v)
+{
+	if (!v)
+		return;
+	pb_varint(b, (uint64_t)field << 3);
+	pb_varint(b, v);
+}
+
+/* A length-delimited field (wire type 2). */
+static void pb_bytes(struct pb *b, unsigned int field, const void *data,
+		     size_t len)
+{
+	pb_varint(b, (uint64_t)field << 3 | 2);
+	pb_varint(b, len);
+	pb_raw(b, data, len);
+}
+
+static void pb_msg(struct pb *b, unsigned int field, struct pb *m)
+{
+	if (m->err)
+		b->err = m->err;
+	pb_bytes(b, field, m->p, m->len);
+	m->len = 0;
+}
+
+/* ---- the string table ------------------------------------------------- */
+
+struct strtab {
+	char **s;
+	size_t n, cap;
+	size_t *hash;		/* index + 1, 0 = empty */
+	size_t hcap;
+	int err;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int64_t str_id(struct strtab *t, const char *s)
+{
+	size_t i, j;
+
+	if (t->err)
+		return 0;
+	if ((t->n + 1) * 2 > t->hcap) {
+		size_t ncap = t->hcap ? t->hcap * 2 : 256, *nh;
+
+		nh = calloc(ncap, sizeof(*nh));
+		if (!nh) {
+			t->err = -ENOMEM;
+			return 0;
+		}
+		for (j = 0; j < t->n; j++) {
+			for (i = str_hash(t->s[j]) & (ncap - 1); nh[i];
+			     i = (i + 1) & (ncap - 1))
+				;
+			nh[i] = j + 1;
+		}
+		free(t->hash);
+		t->hash = nh;
+		t->hcap = ncap;
+	}
+	for (i = str_hash(s) & (t->hcap - 1); t->hash[i];
+	     i = (i + 1) & (t->hcap - 1))
+		if (!strcmp(t->s[t->hash[i] - 1], s))
+			return t->hash[i] - 1;
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 64;
+		char **ns = realloc(t->s, ncap * sizeof(*ns));
+
+		if (!ns) {
+			t->err = -ENOMEM;
+			return 0;
+		}
+		t->s = ns;
+		t->cap = ncap;
+	}
+	t->s[t->n] = strdup(s);
+	if (!t->s[t->n]) {
+		t->err = -ENOMEM;
+		return 0;
+	}
+	t->hash[i] = t->n + 1;
+	return t->n++;
+}
+
+static void str_free(struct strtab *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->s[i]);
+	free(t->s);
+	free(t->hash);
+}
+
+/* ---- mappings and ELF symbols ----------------------------------------- */
+
+struct sym {
+	uint64_t value, size;
+	const char *name;		/* into the file's string table */
+};
+
+struct elfsyms {
+	bool loaded;
+	struct sym *syms;
+	size_t nsyms;
+	char *strs;
+	Elf64_Phdr *phdr;
+	unsigned int nphdr;
+};
+
+struct mapping {
+	uint64_t start, limit, offset;
+	char path[512];
+	unsigned int file;		/* index into files[] */
+	bool all_named;
+};
+
+static int sym_cmp(const void *x, const void *y)
+{
+	const struct sym *a = x, *b = y;
+
+	return a->value < b->value ? -1 : a->value > b->value;
+}
+
+static bool pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	while (len) {
+		n = pread(fd, buf, len, off);
+		if (n <= 0)
+			return false;
+		buf = (char *)buf + n;
+		len -= n;
+		off += n;
+	}
+	return true;
+}
+
+/* Function symbols of an ELF64 file, sorted by value. */
+static void elf_load(struct elfsyms *e, const char *path)
+{
+	Elf64_Shdr *sh = NULL, *symsec = NULL, *strsec;
+	Elf64_Sym *raw = NULL;
+	Elf64_Ehdr eh;
+	struct stat st;
+	size_t i, n;
+	int fd;
+
+	e->loaded = true;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || !pread_all(fd, &eh, sizeof(eh), 0) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || !eh.e_shnum)
+		goto out;
+	e->phdr = calloc(eh.e_phnum, sizeof(*e->phdr));
+	sh = calloc(eh.e_shnum, sizeof(*sh));
+	if (!e->phdr || !sh ||
+	    !pread_all(fd, e->phdr, eh.e_phnum * sizeof(*e->phdr), eh.e_phoff) ||
+	    !pread_all(fd, sh, eh.e_shnum * sizeof(*sh), eh.e_shoff))
+		goto out;
+	e->nphdr = eh.e_phnum;
+	for (i = 0; i < eh.e_shnum; i++)
+		if (sh[i].sh_type == SHT_SYMTAB)
+			symsec = &sh[i];
+	if (!symsec)
+		for (i = 0; i < eh.e_shnum; i++)
+			if (sh[i].sh_type == SHT_DYNSYM)
+				symsec = &sh[i];
+	if (!symsec || symsec->sh_link >= eh.e_shnum ||
+	    symsec->sh_entsize != sizeof(Elf64_Sym) ||
+	    symsec->sh_offset + symsec->sh_size > (uint64_t)st.st_size)
+		goto out;
+	strsec = &sh[symsec->sh_link];
+	if (strsec->sh_offset + strsec->sh_size > (uint64_t)st.st_size ||
+	    !strsec->sh_size)
+		goto out;
+	n = symsec->sh_size / sizeof(Elf64_Sym);
+	raw = malloc(symsec->sh_size);
+	e->strs = malloc(strsec->sh_size + 1);
+	e->syms = calloc(n ? n : 1, sizeof(*e->syms));
+	if (!raw || !e->strs || !e->syms ||
+	    !pread_all(fd, raw, symsec->sh_size, symsec->sh_offset) ||
+	    !pread_all(fd, e->strs, strsec->sh_size, strsec->sh_offset))
+		goto out;
+	e->strs[strsec->sh_size] = '\0';
+	for (i = 0; i < n; i++) {
+		unsigned int type = ELF64_ST_TYPE(raw[i].st_info);
+
+		if ((type != STT_FUNC && type != STT_GNU_IFUNC) ||
+		    !raw[i].st_value || raw[i].st_shndx == SHN_UNDEF ||
+		    raw[i].st_name >= strsec->sh_size)
+			continue;
+		e->syms[e->nsyms].value = raw[i].st_value;
+		e->syms[e->nsyms].size = raw[i].st_size;
+		e->syms[e->nsyms].name = e->strs + raw[i].st_name;
+		e->nsyms++;
+	}
+	qsort(e->syms, e->nsyms, sizeof(*e->syms), sym_cmp);
+out:
+	free(raw);
+	free(sh);
+	close(fd);
+}
+
+static void elf_free(struct elfsyms *e)
+{
+	free(e->syms);
+	free(e->strs);
+	free(e->phdr);
+}
+
+/* The function containing runtime address addr of mapping m, or NULL. */
+static const char *elf_lookup(const struct elfsyms *e,
+			      const struct mapping *m, uint64_t addr)
+{
+	uint64_t foff = addr - m->start + m->offset, vaddr = 0;
+	size_t lo = 0, hi = e->nsyms;
+	unsigned int i;
+	bool found = false;
+
+	for (i = 0; i < e->nphdr; i++) {
+		const Elf64_Phdr *p = &e->phdr[i];
+
+		if (p->p_type == PT_LOAD && (p->p_flags & PF_X) &&
+		    foff >= p->p_offset && foff < p->p_offset + p->p_filesz) {
+			vaddr = foff - p->p_offset + p->p_vaddr;
+			found = true;
+			break;
+		}
+	}
+	if (!found || !e->nsyms)
+		return NULL;
+	/* The last symbol whose value is <= vaddr. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (e->syms[mid].value <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	for (i = 0; lo > 0 && i < 8; i++, lo--) {
+		const struct sym *s = &e->syms[lo - 1];
+
+		/* Aliases share a value; a sized symbol must cover vaddr. */
+		if (!s->size || vaddr < s->value + s->size)
+			return s->name;
+	}
+	return NULL;
+}
+
+struct maps {
+	struct mapping *m;
+	size_t n;
+	char (*files)[512];
+	struct elfsyms *syms;
+	size_t nfiles;
+};
+
+static void maps_free(struct maps *ms)
+{
+	size_t i;
+
+	for (i = 0; i < ms->nfiles; i++)
+		elf_free(&ms->syms[i]);
+	free(ms->syms);
+	free(ms->files);
+	free(ms->m);
+}
+
+/* Executable file mappings of this process, the main executable first. */
+static int maps_read(struct maps *ms)
+{
+	char line[1024], exe[512], perms[8], path[512];
+	unsigned long long start, end, off, inode;
+	size_t cap = 0, i;
+	ssize_t len;
+	FILE *f;
+
+	memset(ms, 0, sizeof(*ms));
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[len > 0 ? len : 0] = '\0';
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct mapping *m;
+
+		path[0] = '\0';
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %llu %511[^\n]",
+			   &start, &end, perms, &off, &inode, path) < 5)
+			continue;
+		if (!strchr(perms, 'x') || path[0] != '/')
+			continue;
+		if (ms->n == cap) {
+			struct mapping *nm;
+
+			cap = cap ? cap * 2 : 16;
+			nm = realloc(ms->m, cap * sizeof(*nm));
+			if (!nm) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			ms->m = nm;
+		}
+		m = &ms->m[ms->n++];
+		memset(m, 0, sizeof(*m));
+		m->start = start;
+		m->limit = end;
+		m->offset = off;
+		snprintf(m->path, sizeof(m->path), "%s", path);
+	}
+	fclose(f);
+	/* The main executable first: pprof's command-line binary goes there. */
+	for (i = 0; i < ms->n; i++) {
+		if (!strcmp(ms->m[i].path, exe)) {
+			struct mapping t = ms->m[i];
+
+			memmove(&ms->m[1], &ms->m[0], i * sizeof(*ms->m));
+			ms->m[0] = t;
+			break;
+		}
+	}
+	/* One symbol table per file, loaded on first use. */
+	ms->files = calloc(ms->n ? ms->n : 1, sizeof(*ms->files));
+	ms->syms = calloc(ms->n ? ms->n : 1, sizeof(*ms->syms));
+	if (!ms->files || !ms->syms)
+		return -ENOMEM;
+	for (i = 0; i < ms->n; i++) {
+		size_t j;
+
+		for (j = 0; j < ms->nfiles; j++)
+			if (!strcmp(ms->files[j], ms->m[i].path))
+				break;
+		if (j == ms->nfiles)
+			snprintf(ms->files[ms->nfiles++], 512, "%s",
+				 ms->m[i].path);
+		ms->m[i].file = j;
+		ms->m[i].all_named = true;
+	}
+	return 0;
+}
+
+static struct mapping *maps_find(struct maps *ms, uint64_t addr,
+				 uint64_t *id)
+{
+	size_t i;
+
+	for (i = 0; i < ms->n; i++) {
+		if (addr >= ms->m[i].start && addr < ms->m[i].limit) {
+			*id = i + 1;
+			return &ms->m[i];
+		}
+	}
+	*id = 0;
+	return NULL;
+}
+
+/* ---- locations -------------------------------------------------------- */
+
+struct loc {
+	uint64_t addr;		/* return address - 1 */
+	uint64_t id;
+	uint64_t mapping;
+	uint64_t func;		/* function id, 0 = unnamed */
+};
+
+struct locs {
+	struct loc *l;		/* open addressing on addr; addr 0 = empty */
+	size_t cap, n;
+	char **fnames;		/* function id - 1 -> name (not owned) */
+	size_t nf, fcap;
+};
+
+static size_t loc_slot(const struct locs *t, uint64_t addr)
+{
+	return (size_t)(addr * 0x9E3779B97F4A7C15ULL >> 20) & (t->cap - 1);
+}
+
+static struct loc *loc_get(struct locs *t, uint64_t addr)
+{
+	size_t i;
+
+	for (i = loc_slot(t, addr); t->l[i].addr; i = (i + 1) & (t->cap - 1))
+		if (t->l[i].addr == addr)
+			return &t->l[i];
+	return NULL;
+}
+
+static int loc_add(struct locs *t, uint64_t addr)
+{
+	size_t i;
+
+	if (loc_get(t, addr))
+		return 0;
+	for (i = loc_slot(t, addr); t->l[i].addr; i = (i + 1) & (t->cap - 1))
+		;
+	t->l[i].addr = addr;
+	t->l[i].id = ++t->n;
+	return 0;
+}
+
+static uint64_t func_id(struct locs *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->nf; i++)
+		if (t->fnames[i] == name || !strcmp(t->fnames[i], name))
+			return i + 1;
+	if (t->nf == t->fcap) {
+		size_t ncap = t->fcap ? t->fcap * 2 : 64;
+		char **nf = realloc(t->fnames, ncap * sizeof(*nf));
+
+		if (!nf)
+			return 0;
+		t->fnames = nf;
+		t->fcap = ncap;
+	}
+	t->fnames[t->nf++] = (char *)name;
+	return t->nf;
+}
+
+/* ---- the profile -------------------------------------------------------- */
+
+/* Profile message fields */
+enum {
+	P_SAMPLE_TYPE = 1, P_SAMPLE = 2, P_MAPPING = 3, P_LOCATION = 4,
+	P_FUNCTION = 5, P_STRING_TABLE = 6, P_TIME_NANOS = 9,
+	P_PERIOD_TYPE = 11, P_PERIOD = 12,
+};
+
+static void pb_value_type(struct pb *b, struct pb *tmp, unsigned int field,
+			  struct strtab *st, const char *type, const char *unit)
+{
+	pb_u64(tmp, 1, str_id(st, type));
+	pb_u64(tmp, 2, str_id(st, unit));
+	pb_msg(b, field, tmp);
+}
+
+static uint64_t loc_addr(uintptr_t ret)
+{
+	return ret ? (uint64_t)ret - 1 : 0;
+}
+
+int __gca_pprof_write(struct gca_obs *o, int fd)
+{
+	struct pb b = { 0 }, m = { 0 }, v = { 0 };
+	struct strtab st = { 0 };
+	struct locs lt = { 0 };
+	struct maps ms;
+	struct gca_prof_bucket *bk;
+	int64_t rate = o->rate > 0 ? o->rate : o->last_rate;
+	size_t total = 0, i, off;
+	unsigned int h, k;
+	int ret;
+
+	ret = maps_read(&ms);
+	if (ret)
+		goto out;
+	str_id(&st, "");
+
+	/* Locations: every distinct frame of every bucket. */
+	for (h = 0; h < GCA_PROF_HASH; h++)
+		for (bk = o->buckets[h]; bk; bk = bk->hnext)
+			total += bk->nstk;
+	lt.cap = 64;
+	while (lt.cap < total * 2 + 2)
+		lt.cap *= 2;
+	lt.l = calloc(lt.cap, sizeof(*lt.l));
+	if (!lt.l) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (h = 0; h < GCA_PROF_HASH; h++)
+		for (bk = o->buckets[h]; bk; bk = bk->hnext)
+			for (k = 0; k < bk->nstk; k++)
+				if (loc_addr(bk->stk[k]))
+					loc_add(&lt, loc_addr(bk->stk[k]));
+	/* Mappings and names for the locations. */
+	for (i = 0; i < lt.cap; i++) {
+		struct loc *l = &lt.l[i];
+		struct mapping *mp;
+		struct elfsyms *es;
+		const char *name;
+
+		if (!l->addr)
+			continue;
+		mp = maps_find(&ms, l->addr, &l->mapping);
+		if (!mp)
+			continue;
+		es = &ms.syms[mp->file];
+		if (!es->loaded)
+			elf_load(es, ms.files[mp->file]);
+		name = elf_lookup(es, mp, l->addr);
+		if (name)
+			l->func = func_id(&lt, name);
+		if (!l->func)
+			mp->all_named = false;
+	}
+
+	/* sample_type, as Go's heap profile, and the period */
+	pb_value_type(&b, &m, P_SAMPLE_TYPE, &st, "alloc_objects", "count");
+	pb_value_type(&b, &m, P_SAMPLE_TYPE, &st, "alloc_space", "bytes");
+	pb_value_type(&b, &m, P_SAMPLE_TYPE, &st, "inuse_objects", "count");
+	pb_value_type(&b, &m, P_SAMPLE_TYPE, &st, "inuse_space", "bytes");
+
+	/* Samples */
+	for (h = 0; h < GCA_PROF_HASH; h++) {
+		for (bk = o->buckets[h]; bk; bk = bk->hnext) {
+			int64_t ac, ab, ic, ib;
+
+			__gca_prof_scale(bk->allocs, bk->alloc_bytes, rate,
+					 &ac, &ab);
+			__gca_prof_scale(bk->allocs - bk->frees,
+					 bk->alloc_bytes - bk->free_bytes,
+					 rate, &ic, &ib);
+			/* location_id, packed */
+			for (k = 0; k < bk->nstk; k++) {
+				struct loc *l = loc_get(&lt,
+							loc_addr(bk->stk[k]));
+
+				if (l)
+					pb_varint(&v, l->id);
+			}
+			pb_msg(&m, 1, &v);
+			/* value, packed */
+			pb_varint(&v, ac);
+			pb_varint(&v, ab);
+			pb_varint(&v, ic);
+			pb_varint(&v, ib);
+			pb_msg(&m, 2, &v);
+			/* label bytes = size */
+			pb_u64(&v, 1, str_id(&st, "bytes"));
+			pb_u64(&v, 3, bk->size);
+			pb_msg(&m, 3, &v);
+			pb_msg(&b, P_SAMPLE, &m);
+		}
+	}
+
+	/* Mappings */
+	for (i = 0; i < ms.n; i++) {
+		pb_u64(&m, 1, i + 1);
+		pb_u64(&m, 2, ms.m[i].start);
+		pb_u64(&m, 3, ms.m[i].limit);
+		pb_u64(&m, 4, ms.m[i].offset);
+		pb_u64(&m, 5, str_id(&st, ms.m[i].path));
+		pb_u64(&m, 7, ms.m[i].all_named);
+		pb_msg(&b, P_MAPPING, &m);
+	}
+
+	/* Locations */
+	for (i = 0; i < lt.cap; i++) {
+		struct loc *l = &lt.l[i];
+
+		if (!l->addr)
+			continue;
+		pb_u64(&m, 1, l->id);
+		pb_u64(&m, 2, l->mapping);
+		pb_u64(&m, 3, l->addr);
+		if (l->func) {
+			pb_u64(&v, 1, l->func);
+			pb_msg(&m, 4, &v);
+		}
+		pb_msg(&b, P_LOCATION, &m);
+	}
+
+	/* Functions */
+	for (i = 0; i < lt.nf; i++) {
+		int64_t name = str_id(&st, lt.fnames[i]);
+
+		pb_u64(&m, 1, i + 1);
+		pb_u64(&m, 2, name);
+		pb_u64(&m, 3, name);
+		pb_msg(&b, P_FUNCTION, &m);
+	}
+
+	pb_u64(&b, P_TIME_NANOS, __gca_real_ns());
+	pb_value_type(&b, &m, P_PERIOD_TYPE, &st, "space", "bytes");
+	pb_u64(&b, P_PERIOD, rate);
+
+	/* The string table last: every string is known by now. */
+	for (i = 0; i < st.n; i++)
+		pb_bytes(&b, P_STRING_TABLE, st.s[i], strlen(st.s[i]));
+
+	ret = b.err ? b.err : m.err ? m.err : v.err ? v.err : st.err;
+	for (off = 0; !ret && off < b.len;) {
+		ssize_t n = write(fd, b.p + off, b.len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+		} else {
+			off += n;
+		}
+	}
+out:
+	maps_free(&ms);
+	free(lt.l);
+	free(lt.fnames);
+	str_free(&st);
+	free(b.p);
+	free(m.p);
+	free(v.p);
+	return ret;
+}
