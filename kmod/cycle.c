@@ -342,6 +342,9 @@ static int gca_checkmark(struct gca_arena *a)
 	if (ret)
 		return ret;
 	h->marking = true;
+	h->checking = true;
+	h->ck_from = GCA_CK_FROM_ROOTS;
+	h->ck_reported = 0;
 	gca_shade_cached(a);
 	gca_new_scan(a);
 	gca_new_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_CHECK);
@@ -349,9 +352,9 @@ static int gca_checkmark(struct gca_arena *a)
 	wake_up_all(&a->cycle_wq);
 	ret = gca_wait_threads(a, GCA_WAIT_SCANNED, true);
 	mutex_lock(&a->lock);
-	if (ret)
-		return ret;
-	ret = gca_mark_drain(h);
+	if (!ret)
+		ret = gca_mark_drain(h);
+	h->checking = false;
 	if (ret)
 		return ret;
 	failures = gca_checkmark_verify(h);

@@ -175,7 +175,19 @@ struct gca_heap {
 	u64 marked_bytes;	/* this mark; heap_marked when it completes */
 	u64 scanned_bytes;	/* this mark */
 	u64 nspans_inuse;
+
+	/*
+	 * Checkmark diagnostics (Go's gcDumpObject): while the re-mark runs,
+	 * where each object the concurrent mark missed was found, so that
+	 * the log names the path the concurrent mark failed to follow.
+	 */
+	bool checking;			/* a checkmark re-mark is under way */
+	u64 ck_from;			/* heap offset being scanned, or
+					 * GCA_CK_FROM_ROOTS */
+	u32 ck_reported;		/* lines logged this re-mark */
 };
+
+#define GCA_CK_FROM_ROOTS	U64_MAX	/* a stack, a root range, a cache */
 
 int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
 		  const struct gca_heap_ops *ops, void *priv);

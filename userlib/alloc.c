@@ -29,8 +29,11 @@ static inline unsigned int gca_size_class(const struct gca_arena *a,
  * so every free slot below freeindex has been allocated, which is what
  * the kernel is told when the span goes back.
  */
-static inline void *gca_span_alloc(struct gca_cspan *s)
+static inline void *gca_span_alloc(const struct gca_arena *a,
+				   struct gca_cspan *s)
 {
+	uintptr_t off;
+
 	unsigned int w, idx;
 	uint64_t bits;
 
@@ -44,7 +47,10 @@ static inline void *gca_span_alloc(struct gca_cspan *s)
 		s->free_bits[w] = bits & (bits - 1);
 		s->cursor = w;
 		s->freeindex = idx + 1;
-		return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+		off = s->pos - 1 + (uintptr_t)idx * s->elemsize;
+		/* opaque: the compiler may not form heap_base + pos - 1 */
+		__asm__("" : "+r"(off));
+		return (void *)(a->head.heap_base + off);
 	}
 	s->cursor = s->nwords;
 	return NULL;
@@ -68,15 +74,19 @@ static int gca_refill(struct gca_tcache *tc, unsigned int sc)
 		memset(&r, 0, sizeof(r));
 		r.size = sizeof(r);
 		r.spanclass = sc;
-		r.ret_base = s->base;
-		r.ret_freeindex = s->base ? s->freeindex : 0;
+		if (s->pos) {
+			r.ret_base = a->head.heap_base + s->pos - 1;
+			r.ret_freeindex = s->freeindex;
+		}
 		ret = __gca_sys_ioctl(a->fd, GCA_IOC_REFILL, &r);
 		if (!ret)
 			break;
 		if (ret == -EINTR)
 			continue;
 		if (ret != -EAGAIN)
-			return ret;
+			break;
+		/* no span address in this frame while the stack is scanned */
+		gca_wipe(&r, sizeof(r));
 		seq = tc->acked;
 		ret = __gca_handshake(tc, GCA_IOC_HANDSHAKE, true);
 		if (ret && ret != -EAGAIN)
@@ -86,16 +96,21 @@ static int gca_refill(struct gca_tcache *tc, unsigned int sc)
 			sched_yield();
 	}
 
+	if (ret) {
+		gca_wipe(&r, sizeof(r));
+		return ret;
+	}
 	if (!r.base || r.base < a->head.heap_base ||
 	    r.base >= a->head.heap_end || !r.nelems ||
 	    r.nelems > GCA_MAX_SPAN_OBJECTS ||
 	    r.elemsize != a->class_to_size[sc >> 1]) {
 		/* The old span was taken; this one cannot be used. */
-		s->base = 0;
+		s->pos = 0;
 		s->nwords = 0;
+		gca_wipe(&r, sizeof(r));
 		return -EPROTO;
 	}
-	s->base = r.base;
+	s->pos = r.base - a->head.heap_base + 1;
 	s->elemsize = r.elemsize;
 	s->nelems = r.nelems;
 	s->nwords = (r.nelems + 63) / 64;
@@ -103,6 +118,7 @@ static int gca_refill(struct gca_tcache *tc, unsigned int sc)
 	s->freeindex = 0;
 	s->needzero = r.needzero;
 	memcpy(s->free_bits, r.free_bits, sizeof(s->free_bits));
+	gca_wipe(&r, sizeof(r));
 	return 0;
 }
 
@@ -113,14 +129,14 @@ static void *gca_small_alloc(struct gca_tcache *tc, unsigned int sc)
 	void *v;
 	int ret;
 
-	v = gca_span_alloc(s);
+	v = gca_span_alloc(tc->arena, s);
 	if (unlikely(!v)) {
 		ret = gca_refill(tc, sc);
 		if (ret) {
 			errno = -ret;
 			return NULL;
 		}
-		v = gca_span_alloc(s);
+		v = gca_span_alloc(tc->arena, s);
 		if (!v) {
 			/* A fresh span without a free slot. */
 			errno = EPROTO;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 #include "gcarena.h"
@@ -18,6 +19,13 @@
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 #define barrier()	__asm__ __volatile__("" : : : "memory")
+
+/* Zero a dead local for good: memset() alone may be optimised away. */
+static inline void gca_wipe(void *p, size_t n)
+{
+	memset(p, 0, n);
+	__asm__ __volatile__("" : : "r"(p) : "memory");
+}
 
 /* Go's size-to-class lookup geometry (runtime/sizeclasses.go) */
 #define GCA_SMALL_SIZE_MAX	1024
@@ -28,8 +36,15 @@
 	((GCA_MAX_SMALL_SIZE - GCA_SMALL_SIZE_MAX) / GCA_LARGE_SIZE_DIV + 1)
 
 /* One cached span: a copy of what GCA_IOC_REFILL handed out. */
+/*
+ * pos is the span's heap offset + 1, not its address: the address of slot
+ * 0, left in a callee-saved register or a stack slot by the allocation
+ * path, is a word the collector finds when it scans the stack, which
+ * would keep slot 0's object alive (conservatively, and against the
+ * checkmark's verdict) long after the program dropped it.
+ */
 struct gca_cspan {
-	uintptr_t base;		/* 0: nothing cached for this span class */
+	uintptr_t pos;		/* heap offset + 1; 0: nothing cached */
 	uint32_t elemsize;
 	uint32_t nelems;
 	uint32_t nwords;	/* words of free_bits that may have bits set */

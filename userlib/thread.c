@@ -113,16 +113,16 @@ static void gca_flush(struct gca_tcache *tc)
 	for (i = 0; i < GCA_NUM_SPAN_CLASSES; i++) {
 		struct gca_cspan *s = &tc->spans[i];
 
-		if (!s->base)
+		if (!s->pos)
 			continue;
 		if (tc->nret < GCA_MAX_RET) {
 			struct gca_span_ret *r = &tc->ret[tc->nret++];
 
-			r->base = s->base;
+			r->base = tc->arena->head.heap_base + s->pos - 1;
 			r->freeindex = s->freeindex;
 			r->resv = 0;
 		}
-		s->base = 0;
+		s->pos = 0;
 		s->nwords = 0;
 		s->cursor = 0;
 		s->freeindex = 0;
