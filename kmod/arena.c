@@ -18,8 +18,9 @@
  * and is zapped before the page is freed.
  *
  * The mappings are VM_DONTCOPY (a child of fork() gets no heap: the arena
- * is private to its creator), VM_DONTEXPAND, not executable, and cannot
- * be moved by mremap() (the collector knows the heap by its address).
+ * is private to its creator; after MADV_DOFORK it gets an empty range,
+ * see gca_vma_open()), VM_DONTEXPAND, not executable, and cannot be moved
+ * by mremap() (the collector knows the heap by its address).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -452,6 +453,22 @@ void gca_arena_destroy(struct gca_arena *a)
  * mmap
  */
 
+/*
+ * A copy of one of the mappings in another process: MADV_DOFORK clears
+ * VM_DONTCOPY, and fork() then duplicates the VMA, calling ->open on the
+ * copy before it copies the page tables.  VM_WIPEONFORK on the copy makes
+ * fork() skip them, and the fault handlers refuse any mm but the
+ * creator's: the child gets an empty range that raises SIGBUS, never the
+ * parent's memory.  ->open also runs when a VMA splits (same mm: no-op).
+ */
+static void gca_vma_open(struct vm_area_struct *vma)
+{
+	struct gca_arena *a = vma->vm_private_data;
+
+	if (vma->vm_mm != a->mm)
+		vma->vm_flags |= VM_WIPEONFORK;
+}
+
 static vm_fault_t gca_heap_fault(struct vm_fault *vmf)
 {
 	struct gca_arena *a = vmf->vma->vm_private_data;
@@ -459,6 +476,8 @@ static vm_fault_t gca_heap_fault(struct vm_fault *vmf)
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 	int err;
 
+	if (vmf->vma->vm_mm != a->mm)
+		return VM_FAULT_SIGBUS;
 	down_read(&a->pages_rwsem);
 	slot = gca_backing_slot(a, vmf->pgoff, false);
 	if (slot && *slot) {
@@ -480,16 +499,32 @@ static int gca_heap_mremap(struct vm_area_struct *vma)
 }
 
 static const struct vm_operations_struct gca_heap_vm_ops = {
+	.open	= gca_vma_open,
 	.fault	= gca_heap_fault,
 	.mremap	= gca_heap_mremap,
 };
 
+/*
+ * The control page is inserted at mmap time; this maps it again after
+ * the process zapped its PTE (MADV_DONTNEED over a whole range, as a
+ * runtime returning memory does): the page is the kernel's and stays.
+ */
 static vm_fault_t gca_ctrl_fault(struct vm_fault *vmf)
 {
-	return VM_FAULT_SIGBUS;
+	struct gca_arena *a = vmf->vma->vm_private_data;
+	int err;
+
+	if (vmf->vma->vm_mm != a->mm)
+		return VM_FAULT_SIGBUS;
+	err = vm_insert_page(vmf->vma, vmf->address, a->ctrl_page);
+	/* -EBUSY: a racing fault mapped it first */
+	if (!err || err == -EBUSY)
+		return VM_FAULT_NOPAGE;
+	return vmf_error(err);
 }
 
 static const struct vm_operations_struct gca_ctrl_vm_ops = {
+	.open	= gca_vma_open,
 	.fault	= gca_ctrl_fault,
 	.mremap	= gca_heap_mremap,
 };

@@ -25,7 +25,8 @@
  *  3. MARK, stage SCAN: a second handshake; each thread scans its own
  *     stack (copy_from_user, in its own context) and goes on; the root
  *     ranges and the stacks of parked threads are scanned by whichever
- *     process thread gets there first.  Meanwhile this thread drains the
+ *     process thread gets there first (a thread that parks before it
+ *     answered this round scans its own as it parks).  Meanwhile this thread drains the
  *     gray queue a slice at a time, reading the heap through kernel
  *     mappings.  Allocation is black; mutators that outrun the marker
  *     assist (gca_mark_assist()).
@@ -183,8 +184,12 @@ static void gca_reap_and_signal(struct gca_arena *a, enum gca_wait_for what)
 		if (gca_thread_done(a, t, what))
 			continue;
 		if (gca_thread_gone(t)) {
-			/* a stack being scanned by another thread stays */
-			if (!t->park_claimed)
+			/*
+			 * A stack being scanned by another thread stays, and
+			 * so does a thread inside a call of its own (busy):
+			 * the next round drops it.
+			 */
+			if (!t->park_claimed && !t->busy)
 				gca_thread_drop(a, t);
 			continue;
 		}
@@ -698,6 +703,34 @@ static int gca_help_scan(struct gca_arena *a)
 }
 
 /*
+ * t parks while its stack is due for scanning (it had not answered the
+ * scan round yet): scan it now, from the park's sp.  Left to the others,
+ * the scan would wait for another thread's next handshake, which may not
+ * come before this cycle's end, which is waiting for it.  Called with
+ * a->lock held; drops it around the scan.
+ */
+static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
+{
+	u64 scan = a->scan_id, t0;
+	int err;
+
+	if ((a->phase != GCA_PHASE_MARK && a->phase != GCA_PHASE_MARK_TERM) ||
+	    (a->stage != GCA_STAGE_SCAN && a->stage != GCA_STAGE_CHECK) ||
+	    t->scanned_cycle == scan || t->park_claimed)
+		return;
+	t->park_claimed = true;
+	t0 = ktime_get_ns();
+	mutex_unlock(&a->lock);
+	err = gca_scan_own_stack(a, t->stack_lo, t->stack_hi, t->park_sp);
+	mutex_lock(&a->lock);
+	/* t is the caller's own, pinned by its ioctl (t->busy) */
+	t->park_claimed = false;
+	gca_record_pause(a, ktime_get_ns() - t0);
+	if (!err && t->parked && a->scan_id == scan)
+		t->scanned_cycle = scan;
+}
+
+/*
  * GCA_IOC_HANDSHAKE and GCA_IOC_COLLECT.  The barrier buffer and the
  * spans have been taken back by the caller.  Answer the round in force
  * and do its work; at mark termination stay held until sweeping starts.
@@ -724,6 +757,7 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		if (t->parked) {
 			/* it answers for itself until it comes back */
 			t->park_sp = hs->sp;
+			gca_park_scan(a, t);
 			gca_wake_collector(a);
 			trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq,
 						    a->phase);

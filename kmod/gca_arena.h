@@ -90,6 +90,9 @@ struct gca_thread {
 	bool in_handshake;		/* inside gca_handshake(): it answers by
 					 * itself, a signal would only
 					 * interrupt it */
+	unsigned int busy;		/* ioctls of its own using it with
+					 * a->lock dropped: not to be freed
+					 * by the collector's reaping */
 	u64 park_sp;			/* untrusted, as sp */
 	unsigned long signalled_at;	/* jiffies */
 	struct list_head spans;		/* spans in its cache (span->list) */
@@ -220,6 +223,8 @@ bool gca_cycle_in_progress(struct gca_arena *a);
 
 /* threads.c */
 struct gca_thread *gca_thread_current(struct gca_arena *a);
+struct gca_thread *gca_thread_get_current(struct gca_arena *a);
+void gca_thread_put(struct gca_arena *a, struct gca_thread *t);
 struct gca_span *gca_cached_span(struct gca_arena *a, struct gca_thread *t,
 				 u64 base);
 void gca_uncache_all(struct gca_arena *a, struct gca_thread *t);

@@ -124,6 +124,15 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 	t->stack_lo = r->stack_lo;
 	t->stack_hi = r->stack_hi;
 
+	/*
+	 * Already registered: say so now.  Waiting below would wait for a
+	 * mark termination that may be waiting for this very thread.
+	 */
+	mutex_lock(&a->lock);
+	ret = gca_thread_current(a) ? -EEXIST : 0;
+	mutex_unlock(&a->lock);
+	if (ret)
+		goto err_free;
 	/* a thread that arrives while the world is held waits it out */
 	ret = wait_event_interruptible(a->cycle_wq,
 				       READ_ONCE(a->phase) != GCA_PHASE_MARK_TERM ||
@@ -186,14 +195,12 @@ static int gca_ioc_unregister(struct gca_ioc_ctx *c)
 		return ret;
 	if (u->flags || u->resv0 || u->nspans > GCA_MAX_RET_SPANS)
 		return -EINVAL;
-	mutex_lock(&a->lock);
-	t = gca_thread_current(a);
-	mutex_unlock(&a->lock);
+	t = gca_thread_get_current(a);
 	if (!t)
 		return -ESRCH;
-	/* t stays valid: only this thread, or arena teardown, drops it */
 	ret = gca_give_back_spans(a, t, u->spans, u->nspans);
 	mutex_lock(&a->lock);
+	gca_thread_put(a, t);
 	gca_thread_drop(a, t);
 	mutex_unlock(&a->lock);
 	return ret;
@@ -312,26 +319,28 @@ static int gca_ioc_handshake(struct gca_ioc_ctx *c, bool collect)
 		return -EINVAL;
 	if (collect && hs->flags)
 		return -EINVAL;
-	mutex_lock(&a->lock);
-	t = gca_thread_current(a);
-	mutex_unlock(&a->lock);
+	t = gca_thread_get_current(a);
 	if (!t && !collect)
 		return -ESRCH;
 	if (!t && (hs->nspans || hs->nwbuf))
 		return -EINVAL;
-	/* t stays valid: only this thread, or arena teardown, drops it */
 	if (t) {
 		ret = gca_flush_wbuf(a, hs->wbuf, hs->nwbuf);
-		if (ret)
-			return ret;
-		ret = gca_give_back_spans(a, t, hs->spans, hs->nspans);
+		if (!ret || ret == -EINVAL)
+			ret = gca_give_back_spans(a, t, hs->spans, hs->nspans);
 		if (ret && ret != -EINVAL)
-			return ret;
+			goto out;
 	}
 	err = gca_handshake(a, t, hs, collect);
 	if (err)
 		ret = err;
 	hs->num_gc = READ_ONCE(a->num_gc);
+out:
+	if (t) {
+		mutex_lock(&a->lock);
+		gca_thread_put(a, t);
+		mutex_unlock(&a->lock);
+	}
 	return ret;
 }
 

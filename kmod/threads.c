@@ -27,6 +27,31 @@ struct gca_thread *gca_thread_current(struct gca_arena *a)
 	return NULL;
 }
 
+/*
+ * The calling thread's registration, pinned (t->busy) for an ioctl that
+ * uses it with a->lock dropped: the collector frees threads that are
+ * exiting (gca_reap_and_signal()), and a thread killed while inside a
+ * call is one.  Unpin with gca_thread_put(), under a->lock.
+ */
+struct gca_thread *gca_thread_get_current(struct gca_arena *a)
+{
+	struct gca_thread *t;
+
+	mutex_lock(&a->lock);
+	t = gca_thread_current(a);
+	if (t)
+		t->busy++;
+	mutex_unlock(&a->lock);
+	return t;
+}
+
+void gca_thread_put(struct gca_arena *a, struct gca_thread *t)
+{
+	lockdep_assert_held(&a->lock);
+	WARN_ON_ONCE(!t->busy);
+	t->busy--;
+}
+
 /* The span at user address base, if t's cache holds it. */
 struct gca_span *gca_cached_span(struct gca_arena *a, struct gca_thread *t,
 				 u64 base)
