@@ -126,6 +126,10 @@ install-check-run:
 		 $$p/share/man/man1/gcarena-stat.1 \
 		 $$p/share/man/man3/gca_open.3 $$p/share/man/man3/gca_close.3 \
 		 $$p/share/man/man3/gca_wait_cycle.3 \
+		 $$p/share/man/man3/gca_memmove.3 \
+		 $$p/share/man/man3/gca_enter_blocking.3 \
+		 $$p/share/man/man3/gca_leave_blocking.3 \
+		 $$p/share/man/man3/gca_set_debug.3 \
 		 $$p/share/man/man3/gca_pool_get.3 \
 		 $$p/share/man/man3/gca_write_heap_profile.3; do \
 		ls -d $$d/$$f > /dev/null 2>&1 || missing="$$missing $$f"; \
