@@ -20,6 +20,7 @@
  *   raw.alloc_large_sizes         raw.stack_pointers
  *   raw.register_ranges           raw.roots_ranges
  *   raw.query_objects             raw.results_into_readonly
+ *   raw.wbuf_garbage (with concurrent marking's barrier buffer)
  *   raw.poll_and_close            fuzz.random_ioctls
  *   zz_final.still_working (last)
  */
@@ -43,6 +44,27 @@
 static int ioctl_err(int fd, unsigned long cmd, void *arg)
 {
 	return ioctl(fd, cmd, arg) ? errno : 0;
+}
+
+/*
+ * REFILL and ALLOC_LARGE: EAGAIN means a cycle wants this thread's
+ * handshake first (allocation may start a cycle at any time): answer it
+ * and retry, as the library does.
+ */
+static int alloc_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	unsigned int tries = 0;
+	int ret;
+
+	while ((ret = ioctl_err(fd, cmd, arg)) == EAGAIN && tries++ < 20000) {
+		struct gca_handshake hs = { .size = sizeof(hs) };
+
+		hs.sp = (uintptr_t)__builtin_frame_address(0);
+		ioctl(fd, GCA_IOC_HANDSHAKE, &hs);
+		if (tries > 10)
+			sleep_ms(1);
+	}
+	return ret;
 }
 
 /* An address with nothing mapped at it (a page we map and unmap). */
@@ -109,7 +131,7 @@ static uint64_t raw_refill(int fd, unsigned int sc, uint32_t *nelems)
 {
 	struct gca_refill rf = { .size = sizeof(rf), .spanclass = sc };
 
-	if (ioctl_err(fd, GCA_IOC_REFILL, &rf))
+	if (alloc_ioctl(fd, GCA_IOC_REFILL, &rf))
 		return 0;
 	if (nelems)
 		*nelems = rf.nelems;
@@ -173,12 +195,12 @@ FIXTURE_TEARDOWN(raw)
 
 /* ------------------------------------------------------------------ */
 
-TEST_F(raw, handshake_garbage_spans)
+TEST_F_TIMEOUT(raw, handshake_garbage_spans, 300)
 {
 	struct gca_span_ret sr[16];
 	struct gca_stats s0, s1;
 	uint64_t a, b, c, d, e, ng0, ng1;
-	uint32_t na, ne;
+	uint32_t na = 0, ne = 0;
 	int fd = self->fd;
 
 	a = raw_refill(fd, GCA_SPANCLASS(4, 0), &na);	/* 32 B */
@@ -254,13 +276,13 @@ TEST_F(raw, handshake_garbage_spans)
 	expect_consistent(_metadata, fd);
 }
 
-TEST_F(raw, unregister_garbage_spans)
+TEST_F_TIMEOUT(raw, unregister_garbage_spans, 300)
 {
 	struct gca_thread_unreg tu = { .size = sizeof(tu) };
 	struct gca_span_ret sr[4];
 	struct gca_stats s0, s1;
 	uint64_t a;
-	uint32_t na;
+	uint32_t na = 0;
 	int fd = self->fd;
 
 	a = raw_refill(fd, GCA_SPANCLASS(3, 0), &na);
@@ -301,7 +323,7 @@ TEST_F(raw, unregister_garbage_spans)
 	expect_consistent(_metadata, fd);
 }
 
-TEST_F(raw, nspans_limits_and_buffers)
+TEST_F_TIMEOUT(raw, nspans_limits_and_buffers, 300)
 {
 	struct gca_span_ret *big, *ro, *edge;
 	struct gca_stats s0, s1;
@@ -399,7 +421,7 @@ TEST_F(raw, nspans_limits_and_buffers)
 	expect_consistent(_metadata, fd);
 }
 
-TEST_F(raw, refill_every_spanclass)
+TEST_F_TIMEOUT(raw, refill_every_spanclass, 300)
 {
 	struct gca_refill rf;
 	struct gca_info info;
@@ -411,7 +433,7 @@ TEST_F(raw, refill_every_spanclass)
 		memset(&rf, 0, sizeof(rf));
 		rf.size = sizeof(rf);
 		rf.spanclass = sc;
-		ret = ioctl_err(fd, GCA_IOC_REFILL, &rf);
+		ret = alloc_ioctl(fd, GCA_IOC_REFILL, &rf);
 		if (sc < 2 || sc >= GCA_NUM_SPAN_CLASSES) {
 			EXPECT_EQ(EINVAL, ret) TH_LOG("spanclass %u", sc);
 			continue;
@@ -439,9 +461,9 @@ TEST_F(raw, refill_every_spanclass)
 	rf.size = sizeof(rf);
 	for (sc = 0; sc < 32; sc++) {
 		rf.spanclass = 0xffffffffU - sc;
-		EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+		EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 		rf.spanclass = 1U << (sc < 8 ? 8 + sc : sc);
-		EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+		EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 	}
 	/* Everything back with a cycle. */
 	EXPECT_EQ(0, raw_hs(fd, GCA_IOC_COLLECT, NULL, 0, NULL));
@@ -470,7 +492,7 @@ static void *other_main(void *arg)
 	return NULL;
 }
 
-TEST_F(raw, refill_garbage_ret)
+TEST_F_TIMEOUT(raw, refill_garbage_ret, 300)
 {
 	static const uint64_t bad[] = { 1, 8, 4096, 0x7fffffffffffULL,
 					KERNEL_TEXT, KERNEL_DMAP, ~0ULL,
@@ -480,7 +502,7 @@ TEST_F(raw, refill_garbage_ret)
 	struct gca_stats s0, s1;
 	pthread_t th;
 	uint64_t a;
-	uint32_t na;
+	uint32_t na = 0;
 	unsigned int i;
 	int fd = self->fd;
 
@@ -491,21 +513,21 @@ TEST_F(raw, refill_garbage_ret)
 	rf.spanclass = GCA_SPANCLASS(8, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rf.ret_base = bad[i];
-		EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+		EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 	}
 	rf.ret_base = a + 8;
-	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+	EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 	rf.ret_base = self->lo - GCA_PAGE_SIZE;
-	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+	EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 	rf.ret_base = self->hi;
-	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+	EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 
 	/* A bad spanclass with a good ret_base: nothing is given back. */
 	rf.ret_base = a;
 	rf.spanclass = 0;
-	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+	EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 	rf.spanclass = 999;
-	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+	EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 
 	/* Another thread's span is not ours to give back. */
 	ASSERT_EQ(0, pthread_create(&th, NULL, other_main, &o));
@@ -515,7 +537,7 @@ TEST_F(raw, refill_garbage_ret)
 	ASSERT_NE(0ULL, o.base);
 	rf.spanclass = GCA_SPANCLASS(4, 0);
 	rf.ret_base = o.base;
-	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+	EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 	EXPECT_EQ(EINVAL, give_back(fd, o.base, 1));
 	__atomic_store_n(&o.go_on, 2, __ATOMIC_RELEASE);
 	ASSERT_EQ(0, pthread_join(th, NULL));
@@ -528,12 +550,12 @@ TEST_F(raw, refill_garbage_ret)
 	rf.spanclass = GCA_SPANCLASS(30, 1);
 	rf.ret_base = a;
 	rf.ret_freeindex = 0xfffffff0U;
-	EXPECT_EQ(0, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+	EXPECT_EQ(0, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 	ASSERT_EQ(0, raw_stats(fd, &s1));
 	EXPECT_EQ(s0.mallocs + na, s1.mallocs);
 	/* Returned once: a second time is refused. */
 	rf.ret_base = a;
-	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_REFILL, &rf));
+	EXPECT_EQ(EINVAL, alloc_ioctl(fd, GCA_IOC_REFILL, &rf));
 	expect_consistent(_metadata, fd);
 }
 
@@ -544,7 +566,7 @@ __test_helper int large(int fd, uint64_t bytes, uint32_t flags, bool touch)
 {
 	struct gca_alloc_large al = { .size = sizeof(al), .flags = flags,
 				      .bytes = bytes };
-	int ret = ioctl_err(fd, GCA_IOC_ALLOC_LARGE, &al);
+	int ret = alloc_ioctl(fd, GCA_IOC_ALLOC_LARGE, &al);
 
 	if (!ret && touch) {
 		((volatile uint8_t *)(uintptr_t)al.addr)[0] = 1;
@@ -571,7 +593,7 @@ __test_helper int collect_clean(int fd)
 	return ret;
 }
 
-TEST_F(raw, alloc_large_sizes)
+TEST_F_TIMEOUT(raw, alloc_large_sizes, 300)
 {
 	struct gca_stats st;
 	int fd = self->fd;
@@ -608,7 +630,7 @@ TEST_F(raw, alloc_large_sizes)
 	expect_consistent(_metadata, fd);
 }
 
-TEST_F(raw, stack_pointers)
+TEST_F_TIMEOUT(raw, stack_pointers, 300)
 {
 	__u64 lo, hi;
 	uint64_t sps[12];
@@ -746,7 +768,7 @@ TEST_F_TIMEOUT(raw, register_ranges, 300)
 	expect_consistent(_metadata, fd);
 }
 
-TEST_F(raw, roots_ranges)
+TEST_F_TIMEOUT(raw, roots_ranges, 300)
 {
 	struct gca_roots ro = { .size = sizeof(ro) };
 	static uint64_t area[512];
@@ -823,7 +845,7 @@ static int query(int fd, const uint64_t *addrs, uint64_t *live, uint32_t n)
 	return ioctl_err(fd, GCA_IOC_QUERY_OBJECTS, &q);
 }
 
-TEST_F(raw, query_objects)
+TEST_F_TIMEOUT(raw, query_objects, 300)
 {
 	uint64_t addrs[16], live[1], *big, *bigl, a, b;
 	struct gca_query q;
@@ -923,11 +945,126 @@ TEST_F(raw, query_objects)
 }
 #endif
 
+#ifdef GCA_WBUF_MAX
+/* HANDSHAKE/COLLECT with a write barrier buffer; errno or 0. */
+static int raw_hs_wbuf(int fd, unsigned long cmd, const uint64_t *wbuf,
+		       uint32_t n, uint32_t resv1)
+{
+	struct gca_handshake hs = { .size = sizeof(hs) };
+
+	hs.sp = (uintptr_t)__builtin_frame_address(0);
+	hs.wbuf = (uintptr_t)wbuf;
+	hs.nwbuf = n;
+	hs.resv1 = resv1;
+	return ioctl_err(fd, cmd, &hs);
+}
+
+struct wb_starter {
+	int fd;
+	int ret;
+	volatile int done;
+};
+
+static void *wb_collect_main(void *arg)
+{
+	struct wb_starter *w = arg;
+
+	w->ret = raw_hs(w->fd, GCA_IOC_COLLECT, NULL, 0, NULL);
+	w->done = 1;
+	return NULL;
+}
+
+/*
+ * The write barrier buffer is a list of words the kernel shades while it
+ * marks: every one of them is untrusted.
+ */
+TEST_F_TIMEOUT(raw, wbuf_garbage, 120)
+{
+	struct wb_starter w = { .fd = self->fd };
+	uint64_t *buf, *ro, ng;
+	unsigned int i, rounds = 0;
+	pthread_t th;
+	uint8_t *two;
+	int fd = self->fd, ret;
+
+	buf = calloc(GCA_WBUF_MAX + 1, sizeof(*buf));
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i <= GCA_WBUF_MAX; i++) {
+		switch (i % 10) {
+		case 0: buf[i] = self->lo + (uint64_t)i * 4099 % HEAP; break;
+		case 1: buf[i] = self->hi; break;
+		case 2: buf[i] = self->hi - 1; break;
+		case 3: buf[i] = self->lo - 1; break;
+		case 4: buf[i] = KERNEL_TEXT + i; break;
+		case 5: buf[i] = KERNEL_DMAP + 8 * i; break;
+		case 6: buf[i] = (uintptr_t)&buf[i]; break;
+		case 7: buf[i] = ~0ULL; break;
+		case 8: buf[i] = (uintptr_t)self->ctrl; break;
+		default: buf[i] = 0; break;
+		}
+	}
+	/* Counts, reserved field, unregistered callers. */
+	EXPECT_EQ(EINVAL, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE, buf,
+				      GCA_WBUF_MAX + 1, 0));
+	EXPECT_EQ(EINVAL, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE, buf,
+				      0xffffffffU, 0));
+	EXPECT_EQ(EINVAL, raw_hs_wbuf(fd, GCA_IOC_COLLECT, buf, 1, 1));
+	EXPECT_EQ(EINVAL, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE, NULL, 0,
+				      0x80000000U));
+	/* Bad buffers. */
+	EXPECT_EQ(EFAULT, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE, NULL, 1, 0));
+	EXPECT_EQ(EFAULT, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE, unmapped_page(),
+				      1, 0));
+	EXPECT_EQ(EFAULT, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE,
+				      (void *)(uintptr_t)KERNEL_TEXT, 512, 0));
+	EXPECT_EQ(EFAULT, raw_hs_wbuf(fd, GCA_IOC_COLLECT,
+				      (void *)(self->hi - GCA_PAGE_SIZE), 8,
+				      0));
+	two = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, two);
+	munmap(two + 4096, 4096);
+	EXPECT_EQ(EFAULT, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE,
+				      (uint64_t *)(two + 4096) - 100, 1000, 0));
+	munmap(two, 4096);
+	/* Read-only, the control page, the heap itself: only read. */
+	ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(0, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE, ro, 512, 0));
+	munmap(ro, 4096);
+	EXPECT_EQ(0, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE,
+				 (void *)self->ctrl, 512, 0));
+	EXPECT_NE(0ULL, raw_refill(fd, GCA_SPANCLASS(1, 0), NULL));
+	/* The most allowed, outside a cycle, then inside cycles. */
+	EXPECT_EQ(0, raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE, buf, GCA_WBUF_MAX, 0));
+	EXPECT_EQ(0, raw_hs_wbuf(fd, GCA_IOC_COLLECT, buf, GCA_WBUF_MAX, 0));
+	for (i = 0; i < 3; i++) {
+		w.done = 0;
+		ng = self->ctrl->num_gc;
+		ASSERT_EQ(0, pthread_create(&th, NULL, wb_collect_main, &w));
+		while (!w.done) {
+			ret = raw_hs_wbuf(fd, GCA_IOC_HANDSHAKE, buf,
+					  GCA_WBUF_MAX, 0);
+			EXPECT_TRUE(ret == 0 || ret == EINTR) TH_LOG("%s", strerror(ret));
+			rounds++;
+			sleep_ms(2);
+		}
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		EXPECT_EQ(0, w.ret);
+		EXPECT_LT(ng, self->ctrl->num_gc);
+	}
+	TH_LOG("%u handshakes with %u hostile barrier entries each",
+	       rounds, GCA_WBUF_MAX);
+	free(buf);
+	expect_consistent(_metadata, fd);
+}
+#endif
+
 /*
  * A result that cannot be written back: the work is done, the caller is
  * told EFAULT.  What was done must leave the arena consistent.
  */
-TEST_F(raw, results_into_readonly)
+TEST_F_TIMEOUT(raw, results_into_readonly, 300)
 {
 	struct gca_refill *rf;
 	struct gca_alloc_large *al;
@@ -950,8 +1087,8 @@ TEST_F(raw, results_into_readonly)
 	stp = (void *)(page + 4096);
 	stp->size = sizeof(*stp);
 	ASSERT_EQ(0, mprotect(page, 3 * 4096, PROT_READ));
-	EXPECT_EQ(EFAULT, ioctl_err(fd, GCA_IOC_REFILL, rf));
-	EXPECT_EQ(EFAULT, ioctl_err(fd, GCA_IOC_ALLOC_LARGE, al));
+	EXPECT_EQ(EFAULT, alloc_ioctl(fd, GCA_IOC_REFILL, rf));
+	EXPECT_EQ(EFAULT, alloc_ioctl(fd, GCA_IOC_ALLOC_LARGE, al));
 	EXPECT_EQ(EFAULT, ioctl_err(fd, GCA_IOC_READ_STATS, stp));
 	EXPECT_EQ(EFAULT, ioctl_err(fd, GCA_IOC_GET_INFO, info));
 	expect_consistent(_metadata, fd);
@@ -1533,8 +1670,15 @@ static void fuzz_run(struct fuzz_status *st)
 	struct itimerval off = { 0 };
 	sigset_t all;
 	pthread_t flip;
-	uint64_t t0 = now_ns(), end = t0 + FUZZ_SECS * 1000000000ULL;
+	uint64_t t0 = now_ns(), secs = FUZZ_SECS, iters = FUZZ_ITERS, end;
 	unsigned int i;
+
+	/* GCA_FUZZ_SECS / GCA_FUZZ_ITERS: a longer run than the default */
+	if (getenv("GCA_FUZZ_SECS"))
+		secs = strtoull(getenv("GCA_FUZZ_SECS"), NULL, 0);
+	if (getenv("GCA_FUZZ_ITERS"))
+		iters = strtoull(getenv("GCA_FUZZ_ITERS"), NULL, 0);
+	end = t0 + secs * 1000000000ULL;
 
 	/* Random arenas may name any signal as their preempt signal. */
 	sigfillset(&all);
@@ -1573,7 +1717,7 @@ static void fuzz_run(struct fuzz_status *st)
 	if (pthread_create(&flip, NULL, flip_main, NULL))
 		_exit(12);
 
-	for (st->iter = 0; st->iter < FUZZ_ITERS && now_ns() < end;
+	for (st->iter = 0; st->iter < iters && now_ns() < end;
 	     st->iter++) {
 		struct slot *s = &slots[FR(NSLOTS)];
 		unsigned int kind = FR(100), nr = 0;
@@ -1737,7 +1881,8 @@ TEST_F_TIMEOUT(fuzz, random_ioctls, 300)
 		       (unsigned long long)st->iter, st->last_cmd,
 		       (unsigned long long)st->last_arg);
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_LE(2000ULL, st->iter);
+	/* (TCG: ~15000 in 30 s on the stock kernel, ~1300 on the debug one) */
+	EXPECT_LE(500ULL, st->iter);
 	for (i = 0; i < (int)st->odd_errno && i < 16; i++)
 		TH_LOG("unexpected errno %d (%s) from cmd %#x", st->odd_list[i],
 		       strerror(st->odd_list[i]), st->odd_cmd[i]);

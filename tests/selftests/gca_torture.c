@@ -43,7 +43,9 @@
  * slots with gca_store() one by one; GCA_TORTURE_NO_PARK=1 never parks;
  * GCA_TORTURE_CLEAR_STACK=1 zeroes 16 KiB of dead stack below each
  * thread after every operation, GCA_TORTURE_CLEAR_REGS=1 its scratch
- * registers (x86-64).
+ * registers (x86-64); GCA_TORTURE_CENSUS=1 takes every object checkmark
+ * reports missed (the kernel log) and, with the mutators stopped between
+ * operations, tells whether the program can still reach it.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -107,6 +109,7 @@ struct mut {
 	uint64_t ops, allocs, verified, parks, cycles_seen;
 	unsigned int errors;
 	char msg[512];
+	struct obj **local;		/* its stack locals (census) */
 };
 
 struct torture {
@@ -119,6 +122,11 @@ struct torture {
 	struct mut checker;		/* the collecting thread */
 	uint64_t graph_checks;
 	uint64_t nodes_checked;
+	/* GCA_TORTURE_CENSUS: mutators hold world as readers per operation */
+	pthread_rwlock_t world;
+	int kmsg;			/* /dev/kmsg, read from the start */
+	uint64_t census_missed, census_reachable;
+	char census_msg[512];
 };
 
 /* ------------------------------------------------------------------ */
@@ -130,7 +138,7 @@ static bool env_flag(const char *name, bool dflt)
 	return v && *v ? atoi(v) != 0 : dflt;
 }
 
-static bool no_memmove, no_park, clear_dead_stack, clear_regs;
+static bool no_memmove, no_park, clear_dead_stack, clear_regs, census;
 
 /*
  * Diagnosis of stale conservative roots (see GCA_TORTURE_CLEAR_*): zero
@@ -910,11 +918,16 @@ static void *mutator_main(void *arg)
 		fail(m, "gca_register_thread: %s", strerror(-ret));
 		return NULL;
 	}
+	m->local = local;
 	while (!__atomic_load_n(&t->stop, __ATOMIC_RELAXED)) {
+		if (census)
+			pthread_rwlock_rdlock(&t->world);
 		if (below(&m->rng, 100) < 45)
 			graph_op(m, local);
 		else
 			private_op(m, local);
+		if (census)
+			pthread_rwlock_unlock(&t->world);
 		clear_below();
 		now = gca_num_gc(t->a);
 		if (now != seen) {
@@ -927,6 +940,129 @@ static void *mutator_main(void *arg)
 	}
 	check_private(m, m, local);
 	return NULL;
+}
+
+/* Every object the program can reach now (mutators stopped). */
+static void census_add_tree(struct vset *s, const struct obj *o,
+			    unsigned int depth)
+{
+	if (!o || depth > TREE_DEPTH + 1 || !vset_add(s, (uintptr_t)o))
+		return;
+	census_add_tree(s, o->slot[0], depth + 1);
+	census_add_tree(s, o->slot[1], depth + 1);
+}
+
+static void census_reachable(struct torture *t, struct vset *s)
+{
+	struct obj **work = NULL, *o, *c, *bag;
+	size_t nwork = 0, cap = 0;
+	unsigned int i, j;
+	int k;
+
+	for (i = 0; i < NNODES; i++) {
+		o = load(&t->roots->graph[i]);
+		if (o) {
+			if (nwork == cap) {
+				cap = cap ? 2 * cap : 1024;
+				work = realloc(work, cap * sizeof(*work));
+			}
+			work[nwork++] = o;
+		}
+	}
+	for (k = 0; k < t->nthreads; k++)
+		for (i = 0; t->mut[k].local && i < NLOCAL; i++)
+			if (t->mut[k].local[i]) {
+				if (nwork == cap) {
+					cap = cap ? 2 * cap : 1024;
+					work = realloc(work, cap * sizeof(*work));
+				}
+				work[nwork++] = t->mut[k].local[i];
+			}
+	while (nwork) {
+		o = work[--nwork];
+		if (!vset_add(s, (uintptr_t)o))
+			continue;
+		if (o->magic == (OBJ_MAGIC | KIND_NODE)) {
+			for (j = 0; j < K; j++) {
+				c = load((struct obj **)&o->slot[j]);
+				if (!c)
+					continue;
+				if (nwork == cap) {
+					cap = cap ? 2 * cap : 1024;
+					work = realloc(work, cap * sizeof(*work));
+				}
+				work[nwork++] = c;
+			}
+		} else if (o->magic == (OBJ_MAGIC | KIND_LIST)) {
+			for (c = o->slot[0]; c && vset_add(s, (uintptr_t)c);
+			     c = c->slot[0])
+				;
+		}
+	}
+	free(work);
+	for (k = 0; k < t->nthreads; k++) {
+		for (o = load(&t->roots->priv[k].list); o &&
+		     vset_add(s, (uintptr_t)o); o = o->slot[0])
+			;
+		census_add_tree(s, load(&t->roots->priv[k].tree), 1);
+		bag = load(&t->roots->priv[k].bag);
+		if (bag && vset_add(s, (uintptr_t)bag))
+			for (i = 0; i < BAGN; i++)
+				if (bag->slot[i])
+					vset_add(s, (uintptr_t)bag->slot[i]);
+	}
+}
+
+static bool vset_has(const struct vset *s, uintptr_t p)
+{
+	size_t i;
+
+	if (!s->cap)
+		return false;
+	for (i = mix(p) & (s->cap - 1); s->v[i]; i = (i + 1) & (s->cap - 1))
+		if (s->v[i] == p)
+			return true;
+	return false;
+}
+
+/*
+ * The objects checkmark just reported missed ("heap offset N (size S)"
+ * in the kernel log): can the program still reach them?
+ */
+static void census_check(struct mut *m)
+{
+	struct torture *t = m->t;
+	uintptr_t base = ((struct gca_arena_head *)t->a)->heap_base;
+	unsigned long long off, size;
+	struct vset s = { 0 };
+	char rec[1024], *p;
+	ssize_t n;
+
+	pthread_rwlock_wrlock(&t->world);
+	census_reachable(t, &s);
+	for (;;) {
+		n = read(t->kmsg, rec, sizeof(rec) - 1);
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		p = strstr(rec, "checkmark: object at heap offset ");
+		if (!p || sscanf(p, "checkmark: object at heap offset %llu "
+				 "(size %llu)", &off, &size) != 2)
+			continue;
+		t->census_missed++;
+		if (vset_has(&s, base + off)) {
+			const struct obj *o = (void *)(base + off);
+
+			if (!t->census_reachable++)
+				snprintf(t->census_msg, sizeof(t->census_msg),
+					 "missed object %#llx (size %llu) is "
+					 "reachable: first word %016" PRIx64,
+					 (unsigned long long)(base + off), size,
+					 o->magic);
+		}
+	}
+	pthread_rwlock_unlock(&t->world);
+	free(s.v);
 }
 
 /*
@@ -967,6 +1103,8 @@ static void *checker_main(void *arg)
 		ret = gca_read_memstats(t->a, ms);
 		if (ret)
 			fail(m, "gca_read_memstats: %s", strerror(-ret));
+		else if (census && ms->checkmark_failures)
+			census_check(m);
 		else if (ms->checkmark_failures)
 			fail(m, "checkmark: %" PRIu64 " objects missed by "
 			     "the concurrent mark", ms->checkmark_failures);
@@ -1027,6 +1165,7 @@ FIXTURE_SETUP(torture)
 	no_park = env_flag("GCA_TORTURE_NO_PARK", false);
 	clear_dead_stack = env_flag("GCA_TORTURE_CLEAR_STACK", false);
 	clear_regs = env_flag("GCA_TORTURE_CLEAR_REGS", false);
+	census = env_flag("GCA_TORTURE_CENSUS", false);
 	ASSERT_EQ(0, open_arena(&self->a, 1024 * SZ_1M, 10));
 	old = gca_set_debug(self->a, env_flag("GCA_TORTURE_CHECKMARK", true) ?
 				     GCA_DEBUG_CHECKMARK : 0);
@@ -1043,6 +1182,13 @@ FIXTURE_SETUP(torture)
 	pthread_rwlockattr_setkind_np(&attr,
 		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	ASSERT_EQ(0, pthread_rwlock_init(&self->t->lock, &attr));
+	ASSERT_EQ(0, pthread_rwlock_init(&self->t->world, &attr));
+	self->t->kmsg = -1;
+	if (census) {
+		self->t->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+		ASSERT_LE(0, self->t->kmsg);
+		lseek(self->t->kmsg, 0, SEEK_END);
+	}
 }
 
 FIXTURE_TEARDOWN(torture)
@@ -1112,6 +1258,12 @@ TEST_F_TIMEOUT(torture, run, 300)
 		EXPECT_LT(0ULL, m->cycles_seen) TH_LOG("thread %d", i);
 	}
 	EXPECT_EQ(0U, t->checker.errors) TH_LOG("checker: %s", t->checker.msg);
+	if (census) {
+		TH_LOG("census: %" PRIu64 " missed objects read from the log, "
+		       "%" PRIu64 " of them reachable by the program %s",
+		       t->census_missed, t->census_reachable, t->census_msg);
+		EXPECT_EQ(0ULL, t->census_reachable);
+	}
 	EXPECT_EQ(0U, final.errors) TH_LOG("final check: %s", final.msg);
 	TH_LOG("%d threads, %u s: %" PRIu64 " ops, %" PRIu64 " objects "
 	       "allocated, %" PRIu64 " verified, %" PRIu64 " parks",
