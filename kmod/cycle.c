@@ -30,6 +30,11 @@
  *     gray queue a slice at a time, reading the heap through kernel
  *     mappings.  Allocation is black; mutators that outrun the marker
  *     assist (gca_mark_assist()).
+ *  3b. MARK, stage FLUSH (Go's gcMarkDone ragged barrier): rounds at
+ *     which each thread flushes its barrier buffer and cache and goes on,
+ *     the queue drained meanwhile, until a round finds nothing new to
+ *     mark (or GCA_FLUSH_ROUNDS): what is left for mark termination, with
+ *     the threads held, is what they stored since the last round.
  *  4. MARK_TERM: a handshake at which each thread flushes its barrier
  *     buffer and its cache and is held; the queue is drained for the last
  *     time (nothing can add to it: every thread is held or parked).  With
@@ -349,7 +354,6 @@ static int gca_checkmark(struct gca_arena *a)
 	h->marking = true;
 	h->checking = true;
 	h->ck_from = GCA_CK_FROM_ROOTS;
-	h->ck_reported = 0;
 	gca_shade_cached(a);
 	gca_new_scan(a);
 	gca_new_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_CHECK);
@@ -367,8 +371,46 @@ static int gca_checkmark(struct gca_arena *a)
 	a->checkmark_cycles++;
 	if (failures) {
 		a->checkmark_failures += failures;
-		pr_err("arena %u: checkmark: cycle %llu: %llu reachable objects were not marked\n",
-		       a->id, a->cycle, failures);
+		/* the first few cycles, then only the counters (proc) */
+		if (a->checkmark_failed_cycles < GCA_CK_CYCLES_LOGGED)
+			pr_err("arena %u: checkmark: cycle %llu: %llu reachable objects were not marked%s\n",
+			       a->id, a->cycle, failures,
+			       a->checkmark_failed_cycles + 1 ==
+			       GCA_CK_CYCLES_LOGGED ?
+			       " (further failures: checkmark_failures in /proc only)" :
+			       "");
+		a->checkmark_failed_cycles++;
+	}
+	return 0;
+}
+
+/*
+ * Go's gcMarkDone: before holding the world, flush every thread's buffer
+ * with the threads running, and mark what that shades, until a round
+ * shades nothing (or GCA_FLUSH_ROUNDS rounds: the mutators may keep
+ * storing faster than rounds finish).  The final drain at mark
+ * termination then has only the last round's stores to follow, not a
+ * subgraph of any size.
+ */
+static int gca_flush_rounds(struct gca_arena *a)
+{
+	u64 before, after;
+	int i, ret;
+
+	for (i = 0; i < GCA_FLUSH_ROUNDS; i++) {
+		mutex_lock(&a->lock);
+		before = a->heap.shaded;
+		gca_new_round(a, GCA_PHASE_MARK, GCA_STAGE_FLUSH);
+		mutex_unlock(&a->lock);
+		wake_up_all(&a->cycle_wq);
+		ret = gca_wait_threads(a, GCA_WAIT_ACKED, true);
+		if (ret)
+			return ret;
+		mutex_lock(&a->lock);
+		after = a->heap.shaded;
+		mutex_unlock(&a->lock);
+		if (after == before)
+			break;
 	}
 	return 0;
 }
@@ -485,12 +527,25 @@ static void gca_run_cycle(struct gca_arena *a, enum gca_gc_reason reason)
 	if (ret)
 		goto abort;
 
+	/* 3b: flush rounds while the mutators run */
+	ret = gca_flush_rounds(a);
+	if (ret)
+		goto abort;
+
 	/* 4: mark termination */
 	ret = gca_mark_termination(a);
 	if (ret)
 		goto abort;
 
-	/* 5: sweep, concurrently with the mutators */
+	/*
+	 * 5: sweep, concurrently with the mutators.  First let the threads
+	 * just released leave (Go starts the world, then sweeps): the sweep's
+	 * slices would compete with them for a->lock and, on a busy machine,
+	 * for the CPU, stretching the pause of each by the sweep's length.
+	 */
+	wait_event_timeout(a->gc_wq, !READ_ONCE(a->nin_handshake) ||
+			   gca_collector_should_stop(a),
+			   msecs_to_jiffies(GCA_RELEASE_WAIT_MS));
 	memset(&res, 0, sizeof(res));
 	mutex_lock(&a->lock);
 	ret = gca_finish_sweep(a, &res);
@@ -615,7 +670,7 @@ void gca_mark_assist(struct gca_arena *a)
 	u64 t0;
 
 	lockdep_assert_held(&a->lock);
-	if (a->phase != GCA_PHASE_MARK || a->stage != GCA_STAGE_SCAN ||
+	if (a->phase != GCA_PHASE_MARK || a->stage == GCA_STAGE_BARRIER ||
 	    a->heap.heap_live <= a->next_gc)
 		return;
 	t0 = ktime_get_ns();
@@ -751,6 +806,7 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		trace_gcarena_handshake_start(a->id, t->tid, a->hs_seq,
 					      a->phase);
 		t->in_handshake = true;
+		a->nin_handshake++;
 	}
 	if (t) {
 		t->parked = hs->flags & GCA_HS_PARK;
@@ -762,6 +818,7 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 			trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq,
 						    a->phase);
 			t->in_handshake = false;
+			a->nin_handshake--;
 			mutex_unlock(&a->lock);
 			return 0;
 		}
@@ -867,6 +924,9 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 	if (t) {
 		trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq, a->phase);
 		t->in_handshake = false;
+		/* the collector may be waiting for the held to leave */
+		if (!--a->nin_handshake && a->phase == GCA_PHASE_SWEEP)
+			gca_wake_collector(a);
 	}
 	mutex_unlock(&a->lock);
 	return ret;

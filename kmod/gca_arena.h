@@ -51,10 +51,13 @@
 #define GCA_FORCED_GC_PERIOD	(120 * HZ)	/* Go's forcegcperiod */
 #define GCA_PREEMPT_DELAY_MS	5	/* before a laggard is signalled */
 #define GCA_PREEMPT_RESEND_MS	100
-#define GCA_DRAIN_BUDGET	128	/* gray entries per lock hold */
-#define GCA_SWEEP_BUDGET	64	/* spans per lock hold */
+#define GCA_DRAIN_BUDGET	4096	/* bytes scanned per lock hold */
+#define GCA_FLUSH_ROUNDS	4	/* before mark termination, at most */
+#define GCA_CK_CYCLES_LOGGED	4	/* checkmark failures logged per arena */
+#define GCA_RELEASE_WAIT_MS	10	/* for the held threads to leave */
+#define GCA_SWEEP_BUDGET	16	/* spans per lock hold */
 #define GCA_CLEAR_BUDGET	256	/* spans per lock hold */
-#define GCA_ASSIST_BUDGET	256	/* gray entries per assist */
+#define GCA_ASSIST_BUDGET	16384	/* bytes scanned per assist */
 #define GCA_BACKING_CHUNK	(GCA_CHUNK_PAGES << (GCA_PAGE_SHIFT - PAGE_SHIFT))
 
 /* Why a cycle runs (stats and, later, tracepoints). */
@@ -70,6 +73,7 @@ enum gca_gc_reason {
 enum gca_mark_stage {
 	GCA_STAGE_BARRIER,	/* every thread turns its barrier on */
 	GCA_STAGE_SCAN,		/* every stack is scanned; the heap is marked */
+	GCA_STAGE_FLUSH,	/* buffers flushed, threads go on; marking */
 	GCA_STAGE_TERM,		/* threads held, final drain */
 	GCA_STAGE_CHECK,	/* checkmark: stacks scanned again, held */
 };
@@ -84,15 +88,21 @@ struct gca_thread {
 	u64 barrier_cycle;		/* last cycle whose barrier it turned on */
 	u64 scanned_cycle;		/* last scan its stack was scanned in */
 	u64 signalled_seq;		/* last handshake it was signalled for */
-	bool parked;			/* in gca_enter_blocking(): answers for
-					 * itself, stack scanned by others */
+	/*
+	 * in gca_enter_blocking(): answers for itself, stack scanned by others
+	 */
+	bool parked;
 	bool park_claimed;		/* another thread is scanning its stack */
-	bool in_handshake;		/* inside gca_handshake(): it answers by
-					 * itself, a signal would only
-					 * interrupt it */
-	unsigned int busy;		/* ioctls of its own using it with
-					 * a->lock dropped: not to be freed
-					 * by the collector's reaping */
+	/*
+	 * inside gca_handshake(): it answers by itself, a signal would only
+	 * interrupt it
+	 */
+	bool in_handshake;
+	/*
+	 * ioctls of its own using it with a->lock dropped: not to be freed by
+	 * the collector's reaping
+	 */
+	unsigned int busy;
 	u64 park_sp;			/* untrusted, as sp */
 	unsigned long signalled_at;	/* jiffies */
 	struct list_head spans;		/* spans in its cache (span->list) */
@@ -145,12 +155,13 @@ struct gca_arena {
 	u64 hs_seq;			/* handshake sequence (== cycle start) */
 	u64 phase_gen;			/* bumped at every phase change */
 	u64 cycle;			/* current cycle, 0 = none yet */
-	u64 scan_id;			/* current stack scan (a cycle has one,
-					 * two with checkmark) */
+	/* current stack scan (a cycle has one, two with checkmark) */
+	u64 scan_id;
 	enum gca_mark_stage stage;	/* within GCA_PHASE_MARK/MARK_TERM */
 	bool checkmark_own;		/* debug: own value, else the module's */
 	u32 debug;
 	u64 wake_gen;			/* bumped when the collector should look */
+	unsigned int nin_handshake;	/* threads inside gca_handshake() */
 	unsigned long phase_jiffies;	/* when the phase began */
 	bool kick;			/* a module knob changed */
 	bool roots_claimed;		/* a thread is scanning the roots */
@@ -177,6 +188,7 @@ struct gca_arena {
 	u64 num_pauses;
 	u64 assist_ns;
 	u64 checkmark_cycles, checkmark_failures;
+	u64 checkmark_failed_cycles;	/* cycles that found misses */
 
 	/* backing memory: [chunk][4 KiB page] -> page, see arena.c */
 	struct rw_semaphore pages_rwsem;

@@ -55,7 +55,12 @@ u32 gca_class_nelems(unsigned int c);
 #define GCA_CHUNK_PAGES		512	/* 4 MiB of heap per chunk */
 #define GCA_FREE_LISTS		128	/* exact-size free lists, in pages */
 #define GCA_WORK_QUANTUM	256	/* objects/spans between cond_resched */
-#define GCA_OBLET_SIZE		(128 * 1024)	/* large objects scanned in pieces */
+/*
+ * Large objects are scanned in pieces of this size (Go's oblets are
+ * 128 KiB; smaller here, as a piece is scanned in one hold of the
+ * arena's lock, which the mutators may be waiting for).
+ */
+#define GCA_OBLET_SIZE		(32 * 1024)
 
 enum gca_span_state {
 	GCA_SPAN_FREE = 1,	/* on a free list */
@@ -63,9 +68,11 @@ enum gca_span_state {
 };
 
 struct gca_span {
-	struct list_head list;	/* FREE: free list; INUSE: class partial/full
-				 * list, large list, or (cached) the glue's
-				 * per-thread list */
+	/*
+	 * FREE: free list; INUSE: class partial/full list, large list, or
+	 * (cached) the glue's per-thread list
+	 */
+	struct list_head list;
 	struct list_head all;	/* INUSE: h->inuse, every in-use span */
 	u64 start;		/* first page */
 	u64 npages;
@@ -80,8 +87,11 @@ struct gca_span {
 	u32 nalloc;		/* allocated objects (bits set in alloc_bits) */
 	u32 nwords;		/* u64 words per bitmap */
 	u32 owner;		/* cached: the glue's thread id */
-	u32 divmul;		/* slot index = (offset * divmul) >> 32
-				 * (Go's mspan.divMul); 0 for large spans */
+	/*
+	 * slot index = (offset * divmul) >> 32 (Go's mspan.divMul); 0 for large
+	 * spans
+	 */
+	u32 divmul;
 	u64 *alloc_bits;	/* slot allocated (committed) */
 	u64 *mark_bits;		/* slot marked this cycle */
 	u64 *cache_bits;	/* cached: free slots handed to the cache */
@@ -141,10 +151,11 @@ struct gca_heap {
 	u64 npages;			/* reserved pages */
 	u64 grown_pages;		/* pages with metadata: [0, grown) */
 	u64 user_base;			/* user address of offset 0; 0: none */
-	struct gca_span ***span_table;	/* [chunk][page in chunk]; for an
-					 * in-use span every page points to
-					 * it, for a free span its first and
-					 * last page, else NULL */
+	/*
+	 * [chunk][page in chunk]; for an in-use span every page points to it,
+	 * for a free span its first and last page, else NULL
+	 */
+	struct gca_span ***span_table;
 	u64 nchunks;			/* entries in span_table */
 	struct list_head free[GCA_FREE_LISTS];	/* free spans by npages */
 	struct list_head free_large;	/* free spans >= GCA_FREE_LISTS */
@@ -156,9 +167,11 @@ struct gca_heap {
 	struct list_head *clear_cursor;	/* next span whose marks to clear */
 	struct list_head *sweep_cursor;	/* next span to sweep */
 	bool marking;			/* a mark is under way: allocate black */
-	bool sweeping;			/* marks are final: sweeping allowed,
-					 * and allocation is black so that
-					 * sweeping again frees nothing new */
+	/*
+	 * marks are final: sweeping allowed, and allocation is black so that
+	 * sweeping again frees nothing new
+	 */
+	bool sweeping;
 
 	/* statistics and pacer inputs (bytes unless said) */
 	u64 heap_alloc;		/* committed allocated objects */
@@ -174,6 +187,11 @@ struct gca_heap {
 	u64 marked_objects;	/* this mark */
 	u64 marked_bytes;	/* this mark; heap_marked when it completes */
 	u64 scanned_bytes;	/* this mark */
+	/*
+	 * objects turned gray (not allocated black), cumulative: did a flush
+	 * find work?
+	 */
+	u64 shaded;
 	u64 nspans_inuse;
 
 	/*
@@ -182,12 +200,18 @@ struct gca_heap {
 	 * the log names the path the concurrent mark failed to follow.
 	 */
 	bool checking;			/* a checkmark re-mark is under way */
-	u64 ck_from;			/* heap offset being scanned, or
-					 * GCA_CK_FROM_ROOTS */
-	u32 ck_reported;		/* lines logged this re-mark */
+	/* heap offset being scanned, or GCA_CK_FROM_ROOTS */
+	u64 ck_from;
+	u32 ck_reported;		/* lines logged, for the heap's life */
 };
 
 #define GCA_CK_FROM_ROOTS	U64_MAX	/* a stack, a root range, a cache */
+/*
+ * Lines of checkmark detail a heap may log in its life: a process that
+ * bypasses the barrier on purpose must not flood the kernel log (the
+ * counts are in the statistics).
+ */
+#define GCA_CK_REPORT_MAX	16
 
 int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
 		  const struct gca_heap_ops *ops, void *priv);
@@ -260,6 +284,10 @@ void gca_mark_clear_begin(struct gca_heap *h);
 bool gca_mark_clear_some(struct gca_heap *h, u32 budget);
 void gca_mark_shade_span(struct gca_heap *h, struct gca_span *s);
 void gca_span_blacken(struct gca_heap *h, struct gca_span *s);
+/*
+ * Drain the gray queue until about budget bytes were scanned (at least
+ * one entry): 0 when it is empty, -EAGAIN when there is more, -EINTR.
+ */
 int gca_mark_drain_some(struct gca_heap *h, u64 budget);
 /*
  * Checkmark (Go's GODEBUG=gccheckmark=1): after a completed mark,

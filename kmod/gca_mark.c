@@ -156,7 +156,7 @@ static void gca_checkmark_report(struct gca_heap *h, struct gca_span *s,
 	struct gca_span *ps;
 	u64 pidx;
 
-	if (h->ck_reported >= 16)
+	if (h->ck_reported >= GCA_CK_REPORT_MAX)
 		return;
 	if (from == GCA_CK_FROM_ROOTS) {
 		h->ck_reported++;
@@ -185,6 +185,7 @@ static void gca_shade(struct gca_heap *h, struct gca_span *s, u64 idx)
 	    !(s->check_bits[idx / 64] & (1ULL << (idx % 64))))
 		gca_checkmark_report(h, s, idx);
 	s->mark_bits[idx / 64] |= 1ULL << (idx % 64);
+	h->shaded++;
 	h->marked_objects++;
 	h->marked_bytes += s->elemsize;
 	if (!s->noscan)
@@ -504,11 +505,12 @@ void gca_span_blacken(struct gca_heap *h, struct gca_span *s)
 
 int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 {
+	u64 off, end = h->scanned_bytes + budget;
 	unsigned int work = 0;
-	u64 off;
 	int ret;
 
-	while (budget--) {
+	/* budget is bytes to scan: the time the caller holds its lock */
+	while (h->scanned_bytes < end) {
 		if (!gca_gray_pop(h, &off)) {
 			/* overflow recovery is rare: let it run whole */
 			if (h->gray.overflow)
@@ -554,11 +556,13 @@ u64 gca_checkmark_verify(struct gca_heap *h)
 			u64 lost = s->mark_bits[w] & ~s->check_bits[w] &
 				   gca_live_bits(s, w);
 
-			if (lost && failures < 8)
+			if (lost && h->ck_reported < GCA_CK_REPORT_MAX) {
+				h->ck_reported++;
 				pr_warn("checkmark: object at heap offset %llu (size %llu) reachable but not marked\n",
 					(s->start << GCA_PAGE_SHIFT) +
 					(w * 64 + __ffs64(lost)) * s->elemsize,
 					s->elemsize);
+			}
 			failures += hweight64(lost);
 			s->mark_bits[w] |= s->check_bits[w];
 		}

@@ -39,8 +39,8 @@
 
 /* GCA_IOC_GET_INFO features */
 #define GCA_FEAT_PREEMPT_SIGNAL	(1ULL << 0)	/* kernel signals laggard threads */
-#define GCA_FEAT_CONCURRENT	(1ULL << 1)	/* concurrent mark: write barrier,
-						 * park, checkmark */
+/* concurrent mark: write barrier, park, checkmark */
+#define GCA_FEAT_CONCURRENT	(1ULL << 1)
 
 /* Heap geometry, fixed by the ABI (Go's values). */
 #define GCA_PAGE_SHIFT		13		/* heap page: 8 KiB */
@@ -73,11 +73,16 @@
 enum gca_phase {
 	GCA_PHASE_OFF = 0,	/* no cycle: allocate freely */
 	GCA_PHASE_STOP = 1,	/* unused since ABI 1 gained concurrent mark */
-	GCA_PHASE_MARK = 2,	/* marking; each thread answers a handshake
-				 * (its stack is scanned) and goes on */
-	GCA_PHASE_MARK_TERM = 3,	/* mark termination: each thread answers
-				 * (flushes its buffer and cache) and is held
-				 * until sweeping starts */
+	/*
+	 * marking; each thread answers a handshake (its stack is scanned) and
+	 * goes on
+	 */
+	GCA_PHASE_MARK = 2,
+	/*
+	 * mark termination: each thread answers (flushes its buffer and cache)
+	 * and is held until sweeping starts
+	 */
+	GCA_PHASE_MARK_TERM = 3,
 	GCA_PHASE_SWEEP = 4,	/* sweeping, concurrently; barrier off */
 };
 
@@ -225,16 +230,18 @@ struct gca_alloc_large {
 struct gca_handshake {
 	__u32 size;		/* in: sizeof the struct as the caller knows it */
 	__u32 flags;		/* in: GCA_HS_*; 0 for COLLECT */
-	__u64 seq;		/* in: hs_seq read from the control page
-				 * (informational: the kernel answers the
-				 * request in force) */
+	/*
+	 * in: hs_seq read from the control page (informational: the kernel
+	 * answers the request in force)
+	 */
+	__u64 seq;
 	__aligned_u64 sp;	/* in: lowest live stack address */
 	__aligned_u64 spans;	/* in: struct gca_span_ret * */
 	__u32 nspans;		/* in */
 	__u32 resv0;
 	__u64 num_gc;		/* out: completed cycles when it returned */
-	__aligned_u64 wbuf;	/* in: __u64 values recorded by the write
-				 * barrier since the last call */
+	/* in: __u64 values recorded by the write barrier since the last call */
+	__aligned_u64 wbuf;
 	__u32 nwbuf;		/* in: entries at wbuf, <= GCA_WBUF_MAX */
 	__u32 resv1;		/* must be 0 */
 };
@@ -258,9 +265,11 @@ struct gca_roots {
 #define GCA_MEMORY_LIMIT_NONE	((__s64)0x7fffffffffffffffLL)
 #define GCA_SET_DEBUG		(1U << 4)	/* set debug (GCA_DEBUG_*) */
 #define GCA_SET_DEFAULT_DEBUG	(1U << 5)	/* follow the module knob again */
-#define GCA_DEBUG_CHECKMARK	(1U << 0)	/* re-mark with the world stopped
-						 * after each concurrent mark and
-						 * count what it missed */
+/*
+ * re-mark with the world stopped after each concurrent mark and count what it
+ * missed
+ */
+#define GCA_DEBUG_CHECKMARK	(1U << 0)
 #define GCA_DEBUG_FLAGS		GCA_DEBUG_CHECKMARK
 struct gca_params_arg {
 	__u32 size;		/* in: sizeof the struct as the caller knows it */
