@@ -61,6 +61,11 @@ SELFTESTS := tests/selftests
 # The debug and RT layers.  Under TCG, KASAN + lockdep + kmemleak make the
 # guest several times slower than the stock kernel (see README.md).
 VM_TIMEOUT_DEBUG ?= 3600
+# The fuzz layer of `make check`: libFuzzer on the GC core, this long.
+FUZZ_SECONDS ?= 60
+# Only these selftests (names, e.g. T="gca_torture gca_pauses"), for the
+# vm-* targets; all when empty.
+T ?=
 TEST_TIMEOUT_DEBUG ?= 1200
 VM_TIMEOUT_RT ?= 1800
 KO_DEBUG := $(BUILD)/ko-debug
@@ -140,6 +145,9 @@ vm_run() { \
 	fi; \
 	local files=() names=(); \
 	for b in $$bins; do \
+		if [ -n "$(T)" ] && ! echo " $(T) " | grep -q " $${b##*/} "; then \
+			continue; \
+		fi; \
 		p=$$(resolve "$$b"); \
 		if [ ! -x "$$p" ]; then \
 			echo "$$what: selftest binary $$p missing" >&2; \
@@ -307,6 +315,8 @@ check: $(BUILD)/.deps
 	layer deps no scripts/deps.sh; \
 	layer build no $(MAKE) --no-print-directory -k all; \
 	layer unit yes $(MAKE) --no-print-directory unit; \
+	layer fuzz yes $(MAKE) --no-print-directory -C tests/unit fuzz \
+		FUZZ_SECONDS=$(FUZZ_SECONDS); \
 	layer vm-check yes $(MAKE) --no-print-directory vm-run; \
 	layer vm-debug yes $(MAKE) --no-print-directory check-vm-debug; \
 	layer vm-rt yes $(MAKE) --no-print-directory check-vm-rt; \
