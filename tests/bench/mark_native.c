@@ -10,7 +10,7 @@
  * that frees nothing, REPS times; and memcpy over the same number of
  * bytes, for the ratio.
  *
- *   mark_native live=MiB reps=N
+ *   mark_native live=MiB reps=N [memcpy=0]
  *
  * Results (bench "markrate-native", backend "gcarena-core"):
  * mark_ms, begin_ms, drain_ms, sweep_ms (medians), marked_bytes_per_s,
@@ -60,7 +60,7 @@ static volatile char sink;
 
 int main(int argc, char **argv)
 {
-	long live_mib = 64, reps = 5, i;
+	long live_mib = 64, reps = 5, do_memcpy = 1, i;
 	u64 n, u, table, *recs, *leaves, heap_bytes, bytes;
 	double mark[64], begin[64], drain[64], sweep[64], cp[64];
 	u64 marked = 0, scanned = 0, objects = 0;
@@ -73,6 +73,8 @@ int main(int argc, char **argv)
 			live_mib = atol(argv[i] + 5);
 		else if (!strncmp(argv[i], "reps=", 5))
 			reps = atol(argv[i] + 5);
+		else if (!strncmp(argv[i], "memcpy=", 7))
+			do_memcpy = atol(argv[i] + 7);
 	}
 	if (live_mib < 1 || reps < 1 || reps > 64)
 		return 2;
@@ -152,6 +154,10 @@ int main(int argc, char **argv)
 	result("markrate-native", param, "scanned_bytes", scanned, "B");
 	result("markrate-native", param, "marked_bytes", marked, "B");
 
+	if (!do_memcpy) {
+		ua_destroy(&ua);
+		return 0;
+	}
 	bytes = marked;
 	a = malloc(bytes);
 	b = malloc(bytes);

@@ -126,6 +126,7 @@ static void hist_results(const uint64_t *h0, const uint64_t *h1, int nb,
 int main(int argc, char **argv)
 {
 	uint64_t h0[HIST], h1[HIST], slow[9] = { 0 }, nstalls = 0;
+	struct bench_cpu cpu0;
 	int nb, max_phase = -1;
 	long live_mib = bench_arg(argc, argv, "live", 16);
 	long volume = bench_arg(argc, argv, "volume", 4);
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
 	bench_pauselog_free(&pl);
 	gc0 = bench_num_gc();
 	nb = bench_pause_hist(h0, HIST);
+	bench_cpu_snapshot(&cpu0);
 
 	t0 = last = bench_now_ns();
 	for (s = 0; s < steps; s++) {
@@ -200,6 +202,7 @@ int main(int argc, char **argv)
 	bench_result("pauses", param, "lost", pl.lost, "");
 	bench_result("pauses", param, "step_ns", (double)t / steps, "ns");
 	bench_result("pauses", param, "max_stall_ms", max_gap / 1e6, "ms");
+	bench_cpu_results("pauses", param, &cpu0);
 	if (max_phase >= 0) {
 		static const char *const names[9] = {
 			"off", "1", "mark", "markterm", "sweep", "5", "6", "7", "other" };
