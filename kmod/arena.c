@@ -91,7 +91,7 @@ static struct page **gca_backing_slot(struct gca_arena *a, u64 kpage,
 	pages = a->backing[chunk];
 	if (!pages && create) {
 		pages = kvcalloc(GCA_BACKING_CHUNK, sizeof(*pages),
-				 GFP_KERNEL_ACCOUNT);
+				 GCA_GFP_HEAP);
 		if (!pages)
 			return NULL;
 		a->backing[chunk] = pages;

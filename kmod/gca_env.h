@@ -32,6 +32,13 @@
 #include <linux/bug.h>
 #include <linux/printk.h>
 
+/*
+ * Metadata for a growing heap, charged to the process's memory cgroup:
+ * at the group's limit the allocation fails (the caller sees -ENOMEM, as
+ * for the heap pages themselves) instead of calling the OOM killer.
+ */
+#define GCA_GFP_HEAP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 /* Gray queue blocks are taken without sleeping: failure means overflow. */
 static inline void *gca_alloc_nowait(size_t size)
 {
@@ -39,6 +46,7 @@ static inline void *gca_alloc_nowait(size_t size)
 }
 #else
 #include "gca_env_user.h"
+#define GCA_GFP_HEAP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 #endif
 
 #endif /* _GCA_ENV_H */

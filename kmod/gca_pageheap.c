@@ -62,7 +62,7 @@ static struct gca_span *gca_span_struct_alloc(struct gca_heap *h, u32 nwords)
 	size_t size = gca_span_struct_size(nwords);
 	struct gca_span *s;
 
-	s = kzalloc(size, GFP_KERNEL_ACCOUNT);
+	s = kzalloc(size, GCA_GFP_HEAP);
 	if (!s)
 		return NULL;
 	INIT_LIST_HEAD(&s->list);
@@ -236,7 +236,7 @@ static bool gca_heap_grow(struct gca_heap *h, u64 npages)
 	for (c = c0; c < c1; c++) {
 		h->span_table[c] = kvcalloc(GCA_CHUNK_PAGES,
 					    sizeof(struct gca_span *),
-					    GFP_KERNEL_ACCOUNT);
+					    GCA_GFP_HEAP);
 		if (!h->span_table[c])
 			goto fail;
 	}

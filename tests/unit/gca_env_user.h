@@ -93,6 +93,7 @@ typedef unsigned int gfp_t;
 #define GFP_NOWAIT		0x04u
 #define __GFP_NOWARN		0x08u
 #define __GFP_ZERO		0x10u
+#define __GFP_RETRY_MAYFAIL	0x20u
 
 static inline void *gca_user_alloc(size_t size, gfp_t gfp, long *after)
 {
