@@ -228,6 +228,8 @@ vm-run:
 	vm_run vm-check kmod/gcarena.ko $(VM_TIMEOUT)
 
 # --- the debug and PREEMPT_RT kernels --------------------------------
+# The RT layer also runs with checkmark=1: every cycle of every selftest
+# is verified (tests/vm/guest-check.sh --checkmark).
 # module-*: build (kernel if needed, then module); vm-run-*: only the VM,
 # with what is built; vm-check-*: everything, logged like vm-check.
 
@@ -266,7 +268,8 @@ vm-run-rt:
 		echo "vm-check-rt: the RT kernel is not installed (make module-rt)" >&2; \
 		exit 1; \
 	fi; \
-	vm_run vm-check-rt $(KO_RT)/kmod/gcarena.ko $(VM_TIMEOUT_RT) -k "$$image"
+	vm_run vm-check-rt $(KO_RT)/kmod/gcarena.ko $(VM_TIMEOUT_RT) -k "$$image" \
+		-- --checkmark
 
 # For `make check`: build this layer's module, then run its VM.
 check-vm-debug: module-debug

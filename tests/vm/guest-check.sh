@@ -21,6 +21,12 @@
 #                  kunit:SUITE.CASE" lines, and unload it again.  Fails if
 #                  any test is "not ok" or if KO printed no KTAP at all.
 #                  May be repeated.
+#   --checkmark    load the module with checkmark=1 (every cycle of every
+#                  test re-marked with the threads held, Go's gccheckmark)
+#                  and fail ("gca-result: fail checkmark:NAME") a test
+#                  binary during which the kernel logged a cycle whose
+#                  concurrent mark missed a reachable object (except
+#                  gca_hostile_heap, which bypasses the barrier on purpose)
 #   --kmemleak     (kernel with CONFIG_DEBUG_KMEMLEAK) clear kmemleak's
 #                  boot-time suspects first; after the module is unloaded,
 #                  scan twice and fail ("gca-result: fail kmemleak") if a
@@ -37,12 +43,14 @@ KMEMLEAK=/sys/kernel/debug/kmemleak
 failed=0
 kunit_kos=
 kmemleak=0
+checkmark=0
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) TEST_TIMEOUT=$2; shift 2 ;;
 	--kunit) kunit_kos="$kunit_kos $2"; shift 2 ;;
 	--kmemleak) kmemleak=1; shift ;;
+	--checkmark) checkmark=1; shift ;;
 	--) shift; break ;;
 	--*) echo "guest-check: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
@@ -196,7 +204,9 @@ if [ "$kmemleak" -eq 1 ]; then
 	fi
 fi
 
-if ! insmod "$KO"; then
+modparams=
+[ "$checkmark" -eq 1 ] && modparams=checkmark=1
+if ! insmod "$KO" $modparams; then
 	result fail insmod "($KO would not load)"
 	# Nothing else can run without the module.
 	exit 1
@@ -219,10 +229,26 @@ for bin in "$@"; do
 		failed=1
 		continue
 	fi
+	start=$(($(dmesg | wc -l) + 1))
 	# Straight to the console, not through a pipe: stdout stays a tty and
 	# line-buffered, so output written just before a crash is not lost.
 	timeout "$TEST_TIMEOUT" "$bin" </dev/null 2>&1
 	rc=$?
+	if [ "$checkmark" -eq 1 ]; then
+		# Every cycle of the program was verified; a miss is logged.
+		# Only the hostile heap test bypasses the barrier on purpose.
+		misses=$(dmesg_from "$start" |
+			 grep -c 'checkmark: cycle .* were not marked')
+		case $name in
+		gca_hostile_heap) ;;
+		*)	if [ "$misses" -ne 0 ]; then
+				dmesg_from "$start" | grep 'checkmark:'
+				result fail "checkmark:$name" "($misses cycles missed reachable objects)"
+			else
+				result pass "checkmark:$name"
+			fi ;;
+		esac
+	fi
 	if [ "$rc" -eq 0 ]; then
 		echo "gca-guest: PASS $name"
 	else
