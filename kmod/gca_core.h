@@ -187,11 +187,7 @@ struct gca_heap {
 	u64 marked_objects;	/* this mark */
 	u64 marked_bytes;	/* this mark; heap_marked when it completes */
 	u64 scanned_bytes;	/* this mark */
-	/*
-	 * objects turned gray (not allocated black), cumulative: did a flush
-	 * find work?
-	 */
-	u64 shaded;
+	u64 shaded;		/* objects shaded gray, cumulative */
 	u64 nspans_inuse;
 
 	/*

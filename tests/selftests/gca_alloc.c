@@ -393,7 +393,7 @@ TEST_F(alloc, out_of_memory)
  * Four times the heap in garbage, with the pacer on: the collector keeps
  * up and no allocation fails.
  */
-TEST_F_TIMEOUT(alloc, garbage_exceeds_heap, 120)
+TEST_F_TIMEOUT(alloc, garbage_exceeds_heap, 600)
 {
 	struct gca_arena *b;
 	struct gca_memstats ms;

@@ -21,6 +21,17 @@
 #include <sys/stat.h>
 
 #include "kselftest_harness.h"
+
+/*
+ * The harness's 30 s per TEST() is sized for native runs.  The same
+ * programs run under TCG, and on the debug kernel (KASAN, lockdep,
+ * kmemleak) about ten times slower again, where an allocation-heavy test
+ * takes minutes.  TEST() reads this macro where it is used, so every
+ * TEST() of these programs gets 300 s; a test that needs more says so
+ * with TEST_F_TIMEOUT.  A hang still fails, by timeout.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
 #include "gcarena.h"
 
 #define GCA_DEV			"/dev/gcarena"
