@@ -63,6 +63,8 @@ SELFTESTS := tests/selftests
 VM_TIMEOUT_DEBUG ?= 3600
 # The fuzz layer of `make check`: libFuzzer on the GC core, this long.
 FUZZ_SECONDS ?= 60
+# The examples run in the VM too, after the selftests (exit 0 = pass).
+EXAMPLE_BINS := $(CURDIR)/examples/tree $(CURDIR)/examples/server
 # Only these selftests (names, e.g. T="gca_torture gca_pauses"), for the
 # vm-* targets; all when empty.
 T ?=
@@ -144,7 +146,7 @@ vm_run() { \
 		echo "gca-result: skip selftests ($(SELFTESTS)/Makefile not present yet)"; \
 	fi; \
 	local files=() names=(); \
-	for b in $$bins; do \
+	for b in $$bins $(EXAMPLE_BINS); do \
 		if [ -n "$(T)" ] && ! echo " $(T) " | grep -q " $${b##*/} "; then \
 			continue; \
 		fi; \

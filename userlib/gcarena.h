@@ -93,10 +93,13 @@
  *
  * fork().  The heap and control page are not inherited (VM_DONTCOPY) and
  * the kernel refuses the arena's file from another process with -EPERM:
- * an arena is private to the process that created it.  In the child,
- * calls on an inherited arena fail with EPERM (gca_store() and the other
- * inline functions must not be used: they read the missing control
- * page), gca_close() releases the child's copies, and new arenas work.
+ * an arena is private to the process that created it (after
+ * MADV_DOFORK the child gets the ranges, but any access faults).  In the
+ * child, calls on an inherited arena fail with EPERM, except that
+ * gca_store(), gca_memmove(), gca_num_gc() and gca_ctrl()'s page must not
+ * be used at all (they read the control page the child does not have),
+ * gca_enter_blocking()/gca_leave_blocking() do nothing, gca_close()
+ * releases the child's copies, and new arenas work.
  *
  * Several arenas.  Each has its own caches, registrations and cycles.  A
  * thread registered with several arenas whose cycles overlap may be held
