@@ -227,36 +227,6 @@ static void gca_wake_collector(struct gca_arena *a)
 	wake_up(&a->gc_wq);
 }
 
-/*
- * The collector's work under a->lock comes in slices of about
- * GCA_SLICE_NS: short enough that a mutator waiting for the lock (a
- * handshake, a refill) is not paused for long, long enough that taking
- * and dropping the lock (costly with lockdep, or under emulation) is a
- * small part of the work.  The core's own budgets (bytes scanned, spans
- * swept) are the steps the time is checked between.
- */
-static int gca_drain_slice(struct gca_heap *h)
-{
-	u64 end = ktime_get_ns() + GCA_SLICE_NS;
-	int ret;
-
-	do
-		ret = gca_mark_drain_some(h, GCA_DRAIN_BUDGET);
-	while (ret == -EAGAIN && ktime_get_ns() < end);
-	return ret;
-}
-
-static int gca_sweep_slice(struct gca_heap *h, struct gca_sweep_result *res)
-{
-	u64 end = ktime_get_ns() + GCA_SLICE_NS;
-	int more;
-
-	do
-		more = gca_sweep_some(h, GCA_SWEEP_BUDGET, res);
-	while (more && ktime_get_ns() < end);
-	return more;
-}
-
 static bool gca_collector_should_stop(struct gca_arena *a)
 {
 	return kthread_should_stop() || READ_ONCE(a->dying);
@@ -280,7 +250,7 @@ static int gca_wait_threads(struct gca_arena *a, enum gca_wait_for what,
 		mutex_lock(&a->lock);
 		gca_reap_and_signal(a, what);
 		if (drain)
-			ret = gca_drain_slice(h);
+			ret = gca_mark_drain_some(h, GCA_DRAIN_BUDGET);
 		done = !ret && gca_all_done(a, what);
 		mutex_unlock(&a->lock);
 		if (done)
@@ -356,7 +326,7 @@ static int gca_clear_marks(struct gca_arena *a)
 /* Sweep what is left, a slice per lock hold.  Called with a->lock held. */
 static int gca_finish_sweep(struct gca_arena *a, struct gca_sweep_result *res)
 {
-	while (gca_sweep_slice(&a->heap, res)) {
+	while (gca_sweep_some(&a->heap, GCA_SWEEP_BUDGET, res)) {
 		mutex_unlock(&a->lock);
 		cond_resched();
 		mutex_lock(&a->lock);
@@ -416,9 +386,9 @@ static int gca_checkmark(struct gca_arena *a)
 
 /*
  * Go's gcMarkDone: before holding the world, flush every thread's buffer
- * with the threads running, and mark what that shades, until the buffers
- * flushed in a round shade nothing new (or GCA_FLUSH_ROUNDS rounds: the
- * mutators may keep storing faster than rounds finish).  The final drain at mark
+ * with the threads running, and mark what that shades, until a round
+ * shades nothing (or GCA_FLUSH_ROUNDS rounds: the mutators may keep
+ * storing faster than rounds finish).  The final drain at mark
  * termination then has only the last round's stores to follow, not a
  * subgraph of any size.
  */
@@ -429,7 +399,7 @@ static int gca_flush_rounds(struct gca_arena *a)
 
 	for (i = 0; i < GCA_FLUSH_ROUNDS; i++) {
 		mutex_lock(&a->lock);
-		before = a->wbuf_shaded;
+		before = a->heap.shaded;
 		gca_new_round(a, GCA_PHASE_MARK, GCA_STAGE_FLUSH);
 		mutex_unlock(&a->lock);
 		wake_up_all(&a->cycle_wq);
@@ -437,7 +407,7 @@ static int gca_flush_rounds(struct gca_arena *a)
 		if (ret)
 			return ret;
 		mutex_lock(&a->lock);
-		after = a->wbuf_shaded;
+		after = a->heap.shaded;
 		mutex_unlock(&a->lock);
 		if (after == before)
 			break;
@@ -573,7 +543,7 @@ static void gca_run_cycle(struct gca_arena *a, enum gca_gc_reason reason)
 	 * slices would compete with them for a->lock and, on a busy machine,
 	 * for the CPU, stretching the pause of each by the sweep's length.
 	 */
-	wait_event_timeout(a->gc_wq, !READ_ONCE(a->nheld) ||
+	wait_event_timeout(a->gc_wq, !READ_ONCE(a->nin_handshake) ||
 			   gca_collector_should_stop(a),
 			   msecs_to_jiffies(GCA_RELEASE_WAIT_MS));
 	memset(&res, 0, sizeof(res));
@@ -815,14 +785,6 @@ static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
 		t->scanned_cycle = scan;
 }
 
-/* A thread held at mark termination leaves: the collector may wait. */
-static void gca_unhold(struct gca_arena *a)
-{
-	lockdep_assert_held(&a->lock);
-	if (!--a->nheld)
-		gca_wake_collector(a);
-}
-
 /*
  * GCA_IOC_HANDSHAKE and GCA_IOC_COLLECT.  The barrier buffer and the
  * spans have been taken back by the caller.  Answer the round in force
@@ -844,6 +806,7 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		trace_gcarena_handshake_start(a->id, t->tid, a->hs_seq,
 					      a->phase);
 		t->in_handshake = true;
+		a->nin_handshake++;
 	}
 	if (t) {
 		t->parked = hs->flags & GCA_HS_PARK;
@@ -855,6 +818,7 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 			trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq,
 						    a->phase);
 			t->in_handshake = false;
+			a->nin_handshake--;
 			mutex_unlock(&a->lock);
 			return 0;
 		}
@@ -923,16 +887,13 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 			ret = -EINTR;
 			break;
 		}
-		if (t && a->phase == GCA_PHASE_MARK_TERM && !held_since) {
+		if (t && a->phase == GCA_PHASE_MARK_TERM && !held_since)
 			held_since = ktime_get_ns();
-			a->nheld++;
-		}
 		if (held_since && a->phase != GCA_PHASE_MARK_TERM) {
 			/* released: the hold is recorded in its own cycle */
 			if (collect)
 				gca_record_pause(a, ktime_get_ns() - held_since);
 			held_since = 0;
-			gca_unhold(a);
 		}
 		gen = a->phase_gen;
 		mutex_unlock(&a->lock);
@@ -960,11 +921,12 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 	 */
 	if (t && !collect && worked)
 		gca_record_pause(a, ktime_get_ns() - t0);
-	if (held_since)
-		gca_unhold(a);
 	if (t) {
 		trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq, a->phase);
 		t->in_handshake = false;
+		/* the collector may be waiting for the held to leave */
+		if (!--a->nin_handshake && a->phase == GCA_PHASE_SWEEP)
+			gca_wake_collector(a);
 	}
 	mutex_unlock(&a->lock);
 	return ret;

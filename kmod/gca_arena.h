@@ -51,12 +51,11 @@
 #define GCA_FORCED_GC_PERIOD	(120 * HZ)	/* Go's forcegcperiod */
 #define GCA_PREEMPT_DELAY_MS	5	/* before a laggard is signalled */
 #define GCA_PREEMPT_RESEND_MS	100
-#define GCA_SLICE_NS		250000	/* collector work per lock hold */
-#define GCA_DRAIN_BUDGET	4096	/* bytes scanned per time check */
+#define GCA_DRAIN_BUDGET	4096	/* bytes scanned per lock hold */
 #define GCA_FLUSH_ROUNDS	4	/* before mark termination, at most */
 #define GCA_CK_CYCLES_LOGGED	4	/* checkmark failures logged per arena */
 #define GCA_RELEASE_WAIT_MS	10	/* for the held threads to leave */
-#define GCA_SWEEP_BUDGET	16	/* spans swept per time check */
+#define GCA_SWEEP_BUDGET	16	/* spans per lock hold */
 #define GCA_CLEAR_BUDGET	256	/* spans per lock hold */
 #define GCA_ASSIST_BUDGET	16384	/* bytes scanned per assist */
 #define GCA_BACKING_CHUNK	(GCA_CHUNK_PAGES << (GCA_PAGE_SHIFT - PAGE_SHIFT))
@@ -162,8 +161,7 @@ struct gca_arena {
 	bool checkmark_own;		/* debug: own value, else the module's */
 	u32 debug;
 	u64 wake_gen;			/* bumped when the collector should look */
-	unsigned int nheld;		/* held at mark termination, not gone */
-	u64 wbuf_shaded;		/* objects barrier buffers shaded */
+	unsigned int nin_handshake;	/* threads inside gca_handshake() */
 	unsigned long phase_jiffies;	/* when the phase began */
 	bool kick;			/* a module knob changed */
 	bool roots_claimed;		/* a thread is scanning the roots */

@@ -187,7 +187,11 @@ struct gca_heap {
 	u64 marked_objects;	/* this mark */
 	u64 marked_bytes;	/* this mark; heap_marked when it completes */
 	u64 scanned_bytes;	/* this mark */
-	u64 shaded;		/* objects shaded gray, cumulative */
+	/*
+	 * objects turned gray (not allocated black), cumulative: did a flush
+	 * find work?
+	 */
+	u64 shaded;
 	u64 nspans_inuse;
 
 	/*

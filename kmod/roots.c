@@ -104,14 +104,8 @@ int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n)
 			break;
 		}
 		mutex_lock(&a->lock);
-		if (a->phase == GCA_PHASE_MARK ||
-		    a->phase == GCA_PHASE_MARK_TERM) {
-			u64 shaded = a->heap.shaded;
-
+		if (a->phase == GCA_PHASE_MARK || a->phase == GCA_PHASE_MARK_TERM)
 			gca_mark_words(&a->heap, buf, k);
-			/* did the flush find work? (gca_flush_rounds()) */
-			a->wbuf_shaded += a->heap.shaded - shaded;
-		}
 		mutex_unlock(&a->lock);
 		done += k;
 	}
