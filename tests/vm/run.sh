@@ -98,7 +98,8 @@ copy_libs()
 
 # Kernel log lines that fail the run even if the command passed.  The
 # last three are not in every report's first line, so list them too.
-bad='BUG:|WARNING:|Oops|general protection|KASAN|possible circular locking|lockdep|Call Trace|UBSAN|refcount_t|list_add corruption|list_del corruption'
+# Lockdep's reports, not its boot banner ("RCU lockdep checking is enabled").
+bad='BUG:|WARNING:|Oops|general protection|KASAN|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep is turned off|DEBUG_LOCKS_WARN_ON|held lock freed|lock held when returning|Call Trace|UBSAN|refcount_t|list_add corruption|list_del corruption'
 bad="$bad|kernel BUG at|blocked for more than|detected stall"
 # Debug kernel (tests/vm/debug.config).  Lockdep and KASAN reports start
 # with "WARNING:"/"BUG:" (possible circular locking, inconsistent lock
