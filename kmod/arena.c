@@ -243,6 +243,7 @@ struct gca_arena *gca_arena_alloc(void)
 	if (!a)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&a->lock);
+	atomic_set(&a->lock_waiters, 0);
 	init_rwsem(&a->pages_rwsem);
 	init_waitqueue_head(&a->gc_wq);
 	init_waitqueue_head(&a->cycle_wq);
@@ -325,6 +326,8 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 	ret = gca_heap_init(&a->heap, size, &gca_heap_ops, a);
 	if (ret)
 		goto err_unlock;
+	/* the core reads it with READ_ONCE(), as atomic_read() does */
+	a->heap.lock_waiters = &a->lock_waiters.counter;
 	a->nbacking_chunks = DIV_ROUND_UP(size >> PAGE_SHIFT,
 					  GCA_BACKING_CHUNK);
 	a->backing = kvcalloc(a->nbacking_chunks, sizeof(*a->backing),

@@ -58,6 +58,7 @@
 #define GCA_SWEEP_BUDGET	16	/* spans per lock hold */
 #define GCA_CLEAR_BUDGET	256	/* spans per lock hold */
 #define GCA_ASSIST_BUDGET	16384	/* bytes scanned per assist */
+#define GCA_YIELD_MAX_NS	(100 * NSEC_PER_USEC)	/* see gca_collector_yield */
 #define GCA_BACKING_CHUNK	(GCA_CHUNK_PAGES << (GCA_PAGE_SHIFT - PAGE_SHIFT))
 
 /* Why a cycle runs (stats and, later, tracepoints). */
@@ -126,6 +127,11 @@ struct gca_arena {
 	u64 created_ns;
 
 	struct mutex lock;		/* see the top of this file */
+	/*
+	 * Mutator calls waiting for lock (gca_lock_mutator()); the collector
+	 * lets them in first between two slices (gca_collector_yield()).
+	 */
+	atomic_t lock_waiters;
 	bool created;			/* GCA_IOC_CREATE done */
 	bool heap_mapped;		/* heap mmap done (once) */
 	bool dying;			/* release() began */
@@ -249,6 +255,18 @@ int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
 int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n);
 int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len);
 int gca_scan_roots(struct gca_arena *a);
+
+/*
+ * a->lock taken for a mutator's call (an ioctl, a stack scan): counted in
+ * a->lock_waiters while it waits, so that the collector lets it in
+ * between two of its slices.
+ */
+static inline void gca_lock_mutator(struct gca_arena *a)
+{
+	atomic_inc(&a->lock_waiters);
+	mutex_lock(&a->lock);
+	atomic_dec(&a->lock_waiters);
+}
 
 /* proc.c */
 int gca_proc_init(void);

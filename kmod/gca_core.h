@@ -55,6 +55,7 @@ u32 gca_class_nelems(unsigned int c);
 #define GCA_CHUNK_PAGES		512	/* 4 MiB of heap per chunk */
 #define GCA_FREE_LISTS		128	/* exact-size free lists, in pages */
 #define GCA_WORK_QUANTUM	256	/* objects/spans between cond_resched */
+#define GCA_DRAIN_MIN		512	/* bytes a drain slice scans, at least */
 /*
  * Large objects are scanned in pieces of this size (Go's oblets are
  * 128 KiB; smaller here, as a piece is scanned in one hold of the
@@ -148,6 +149,12 @@ struct gca_grayq {
 struct gca_heap {
 	const struct gca_heap_ops *ops;
 	void *priv;			/* the host's */
+	/*
+	 * The host's count of threads waiting for the lock it holds around
+	 * gca_mark_drain_some(), or NULL: while it is nonzero a drain slice
+	 * ends after GCA_DRAIN_MIN bytes instead of its budget.
+	 */
+	const int *lock_waiters;
 	u64 npages;			/* reserved pages */
 	u64 grown_pages;		/* pages with metadata: [0, grown) */
 	u64 user_base;			/* user address of offset 0; 0: none */
@@ -218,8 +225,27 @@ int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
 /* Frees all metadata; backing memory is the host's to free. */
 void gca_heap_destroy(struct gca_heap *h);
 
-/* The in-use span holding heap offset off, or NULL (untrusted off). */
-struct gca_span *gca_span_of(struct gca_heap *h, u64 off);
+static inline struct gca_span **__gca_entry(struct gca_heap *h, u64 page)
+{
+	return &h->span_table[page / GCA_CHUNK_PAGES][page % GCA_CHUNK_PAGES];
+}
+
+/*
+ * The in-use span holding heap offset off, or NULL (untrusted off).
+ * Inline: marking calls it for every word it scans.
+ */
+static inline struct gca_span *gca_span_of(struct gca_heap *h, u64 off)
+{
+	struct gca_span *s;
+	u64 page = off >> GCA_PAGE_SHIFT;
+
+	if (page >= h->grown_pages)
+		return NULL;
+	s = *__gca_entry(h, page);
+	if (s && s->state == GCA_SPAN_INUSE)
+		return s;
+	return NULL;
+}
 
 /* ---- page heap (gca_pageheap.c) ---- */
 /* Allocate a run of npages (grows the heap as needed); NULL if none. */

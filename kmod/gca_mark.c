@@ -232,7 +232,8 @@ void gca_mark_begin(struct gca_heap *h)
 	}
 }
 
-bool gca_mark_word(struct gca_heap *h, u64 word)
+/* gca_mark_word(), inlined into the scan loop: one call per word costs. */
+static __always_inline bool __gca_mark_word(struct gca_heap *h, u64 word)
 {
 	struct gca_span *s;
 	u64 off, idx, bit;
@@ -252,6 +253,11 @@ bool gca_mark_word(struct gca_heap *h, u64 word)
 	if (!(s->mark_bits[idx / 64] & bit))
 		gca_shade(h, s, idx);
 	return true;
+}
+
+bool gca_mark_word(struct gca_heap *h, u64 word)
+{
+	return __gca_mark_word(h, word);
 }
 
 void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n)
@@ -278,7 +284,7 @@ static void gca_scan_range(struct gca_heap *h, u64 off, u64 n)
 			step = min(GCA_MAP_GRAIN - (off & (GCA_MAP_GRAIN - 1)), n);
 		} else {
 			for (i = 0; i < step / 8; i++)
-				gca_mark_word(h, READ_ONCE(p[i]));
+				__gca_mark_word(h, READ_ONCE(p[i]));
 		}
 		off += step;
 		n -= step;
@@ -505,7 +511,7 @@ void gca_span_blacken(struct gca_heap *h, struct gca_span *s)
 
 int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 {
-	u64 off, end = h->scanned_bytes + budget;
+	u64 off, start = h->scanned_bytes, end = start + budget;
 	unsigned int work = 0;
 	int ret;
 
@@ -522,6 +528,10 @@ int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 		ret = gca_tick(h, &work);
 		if (ret)
 			return ret;
+		/* someone waits for the lock: a short slice, then let go */
+		if (h->lock_waiters && READ_ONCE(*h->lock_waiters) &&
+		    h->scanned_bytes - start >= GCA_DRAIN_MIN)
+			return -EAGAIN;
 	}
 	return -EAGAIN;
 }

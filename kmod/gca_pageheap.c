@@ -48,7 +48,7 @@
 
 static inline struct gca_span **gca_entry(struct gca_heap *h, u64 page)
 {
-	return &h->span_table[page / GCA_CHUNK_PAGES][page % GCA_CHUNK_PAGES];
+	return __gca_entry(h, page);
 }
 
 static inline size_t gca_span_struct_size(u32 nwords)
@@ -169,19 +169,6 @@ void gca_heap_destroy(struct gca_heap *h)
 	/* Inert from now on: no list or lookup reaches a freed struct. */
 	h->grown_pages = 0;
 	gca_heap_init_lists(h);
-}
-
-struct gca_span *gca_span_of(struct gca_heap *h, u64 off)
-{
-	struct gca_span *s;
-	u64 page = off >> GCA_PAGE_SHIFT;
-
-	if (page >= h->grown_pages)
-		return NULL;
-	s = *gca_entry(h, page);
-	if (s && s->state == GCA_SPAN_INUSE)
-		return s;
-	return NULL;
 }
 
 /* Smallest free span of at least npages (ties: lowest address), or NULL. */

@@ -24,6 +24,15 @@
 /* Largest argument size accepted, as sched_setattr() bounds its struct. */
 #define GCA_ARG_MAX	(4 * PAGE_SIZE)
 
+/*
+ * Arguments up to this size are copied to the stack: the fast-path
+ * commands (REFILL, HANDSHAKE, ALLOC_LARGE) then allocate nothing.  A
+ * kmalloc() of the whole union would take an 8 KiB slab object and, with
+ * init_on_alloc (Debian's default), zero it on every refill: 8% of the
+ * mutator's time in binary-trees, measured with perf in the VM.
+ */
+#define GCA_ARG_STACK	192
+
 union gca_ioc_arg {
 	struct gca_info info;
 	struct gca_create create;
@@ -128,7 +137,7 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 	 * Already registered: say so now.  Waiting below would wait for a
 	 * mark termination that may be waiting for this very thread.
 	 */
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	ret = gca_thread_current(a) ? -EEXIST : 0;
 	mutex_unlock(&a->lock);
 	if (ret)
@@ -139,7 +148,7 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 				       READ_ONCE(a->dying));
 	if (ret)
 		goto err_free;
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	if (gca_thread_current(a)) {
 		ret = -EEXIST;
 		goto err_unlock;
@@ -199,7 +208,7 @@ static int gca_ioc_unregister(struct gca_ioc_ctx *c)
 	if (!t)
 		return -ESRCH;
 	ret = gca_give_back_spans(a, t, u->spans, u->nspans);
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	gca_thread_put(a, t);
 	gca_thread_drop(a, t);
 	mutex_unlock(&a->lock);
@@ -224,7 +233,7 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 	if (sizeclass < 1 || sizeclass >= GCA_NUM_SIZE_CLASSES)
 		return -EINVAL;
 
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	t = gca_thread_current(a);
 	if (!t) {
 		ret = -ESRCH;
@@ -280,7 +289,7 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	if (!al->bytes || al->bytes > h->npages * GCA_PAGE_SIZE)
 		return -EINVAL;
 
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	t = gca_thread_current(a);
 	if (!t) {
 		ret = -ESRCH;
@@ -337,7 +346,7 @@ static int gca_ioc_handshake(struct gca_ioc_ctx *c, bool collect)
 	hs->num_gc = READ_ONCE(a->num_gc);
 out:
 	if (t) {
-		mutex_lock(&a->lock);
+		gca_lock_mutator(a);
 		gca_thread_put(a, t);
 		mutex_unlock(&a->lock);
 	}
@@ -367,7 +376,7 @@ static int gca_ioc_add_roots(struct gca_ioc_ctx *c)
 		return -ENOMEM;
 	r->start = ro->start;
 	r->len = ro->len;
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	if (a->nroots >= GCA_MAX_ROOTS) {
 		ret = -ENOSPC;
 		goto err;
@@ -401,7 +410,7 @@ static int gca_ioc_remove_roots(struct gca_ioc_ctx *c)
 	if (ro->flags)
 		return -EINVAL;
 	ret = -ENOENT;
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	list_for_each_entry(r, &a->roots, node) {
 		if (r->start == ro->start) {
 			list_del(&r->node);
@@ -438,7 +447,7 @@ static int gca_ioc_set_params(struct gca_ioc_ctx *c)
 	    ((p->flags & GCA_SET_DEFAULT_MEMORY_LIMIT) || p->memory_limit < 0))
 		return -EINVAL;
 
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	old_percent = gca_arena_gc_percent(a);
 	old_limit = gca_arena_memory_limit(a);
 	old_debug = gca_arena_debug(a);
@@ -510,7 +519,7 @@ static int gca_ioc_query(struct gca_ioc_ctx *c)
 		ret = -EFAULT;
 		goto out;
 	}
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	for (i = 0; i < q->n; i++)
 		if (gca_is_allocated(&a->heap, addrs[i] - a->heap.user_base))
 			live[i / 64] |= 1ULL << (i % 64);
@@ -568,6 +577,7 @@ long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	struct gca_arena *a = file->private_data;
 	const struct gca_ioc_op *op;
 	struct gca_ioc_ctx c = { .a = a };
+	u64 stack_arg[GCA_ARG_STACK / sizeof(u64)];
 	void __user *up = (void __user *)uarg;
 	unsigned int nr = _IOC_NR(cmd);
 	u32 usize;
@@ -588,7 +598,11 @@ long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	if (usize > GCA_ARG_MAX)
 		return -E2BIG;
 	c.usize = usize;
-	c.arg = kmalloc(sizeof(*c.arg), GFP_KERNEL);
+	/* a handler touches only its own member: op->size bytes */
+	if (op->size <= sizeof(stack_arg))
+		c.arg = (union gca_ioc_arg *)stack_arg;
+	else
+		c.arg = kmalloc(op->size, GFP_KERNEL);
 	if (!c.arg)
 		return -ENOMEM;
 	ret = copy_struct_from_user(c.arg, op->size, up, usize);
@@ -599,6 +613,7 @@ long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	if (!ret && copy_to_user(up, c.arg, min_t(size_t, usize, op->size)))
 		ret = -EFAULT;
 out:
-	kfree(c.arg);
+	if (c.arg != (union gca_ioc_arg *)stack_arg)
+		kfree(c.arg);
 	return ret;
 }

@@ -34,7 +34,7 @@ int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len)
 		u64 n = min_t(u64, end - p, PAGE_SIZE - offset_in_page(p));
 
 		if (!copy_from_user(buf, u64_to_user_ptr(p), n)) {
-			mutex_lock(&a->lock);
+			gca_lock_mutator(a);
 			gca_mark_words(&a->heap, buf, n / sizeof(u64));
 			mutex_unlock(&a->lock);
 			scanned += n;
@@ -47,7 +47,7 @@ int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len)
 		cond_resched();
 	}
 	kfree(buf);
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	a->cycle_roots_bytes += scanned;
 	mutex_unlock(&a->lock);
 	return ret;
@@ -65,7 +65,7 @@ int gca_scan_roots(struct gca_arena *a)
 	ranges = kvmalloc_array(GCA_MAX_ROOTS, sizeof(*ranges), GFP_KERNEL);
 	if (!ranges)
 		return -ENOMEM;
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	list_for_each_entry(r, &a->roots, node) {
 		if (n == GCA_MAX_ROOTS)
 			break;
@@ -103,7 +103,7 @@ int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n)
 			ret = -EFAULT;
 			break;
 		}
-		mutex_lock(&a->lock);
+		gca_lock_mutator(a);
 		if (a->phase == GCA_PHASE_MARK || a->phase == GCA_PHASE_MARK_TERM)
 			gca_mark_words(&a->heap, buf, k);
 		mutex_unlock(&a->lock);

@@ -37,7 +37,7 @@ struct gca_thread *gca_thread_get_current(struct gca_arena *a)
 {
 	struct gca_thread *t;
 
-	mutex_lock(&a->lock);
+	gca_lock_mutator(a);
 	t = gca_thread_current(a);
 	if (t)
 		t->busy++;
@@ -133,7 +133,7 @@ int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
 			ret = -EFAULT;
 			break;
 		}
-		mutex_lock(&a->lock);
+		gca_lock_mutator(a);
 		for (i = 0; i < n; i++) {
 			struct gca_span *s = NULL;
 
