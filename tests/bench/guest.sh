@@ -17,6 +17,9 @@
 #   M <TAB> key <TAB> value                 facts about the guest
 #   R <TAB> ... <TAB> run=ID                a result (bench.h) of run ID
 #   E <TAB> program args <TAB> rc=N         a run that failed
+#   P <TAB> program args <TAB> view <TAB> line   (full mode, when run.sh
+#                                           copied a perf binary) a line
+#                                           of perf's report of that run
 #   gca-result: pass|fail bench-smoke/...   (smoke mode) per program
 #
 # smoke: every program once, tiny parameters, no timing judged; a
@@ -158,6 +161,37 @@ else
 		-- heapover.gcarena live=16 volume=4 gcp=200 \
 		-- heapover.gcarena live=16 volume=4 gcp=100 limit_pct=80 deadline=30 \
 		-- heapover.boehm live=16 volume=4 -- heapover.glibc live=16 volume=4
+fi
+
+# profile PROGRAM ARGS...: one more run under perf (every CPU, call
+# graphs, kernel symbols): where the program's time goes, its kernel
+# calls included, and what the collector thread does meanwhile.
+profile()
+{
+	echo 0 > /proc/sys/kernel/kptr_restrict
+	echo -1 > /proc/sys/kernel/perf_event_paranoid
+	if ! timeout "$PER_RUN_TIMEOUT" ./perf record -q -a -g -o /tmp/perf.data \
+	     "./$@" > /dev/null 2>&1; then
+		printf 'E\tperf record %s\trc=1\n' "$*"
+		return
+	fi
+	# self time per thread name and function; then, for the program's
+	# own threads, time including callees (the ioctls' parts)
+	./perf report -i /tmp/perf.data --stdio --no-children \
+		--sort comm,dso,symbol -g none 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -n 30 |
+		sed "s/^ */P\t$*\tself\t/"
+	./perf report -i /tmp/perf.data --stdio --children \
+		--comm "$(echo "$1" | cut -c1-15)" --sort dso,symbol -g none \
+		2>/dev/null | grep -E '^ +[0-9.]+%' | grep -v -e ' 0x0' -e ' 00000000' |
+		head -n 40 | sed "s/^ */P\t$*\tchildren\t/"
+	rm -f /tmp/perf.data
+}
+
+if [ "$mode" = full ] && [ -x ./perf ]; then
+	profile binary_trees.gcarena depth=14 threads=1
+	profile allocrate.gcarena size=16 threads=1 n=200000
+	profile binary_trees.boehm depth=14 threads=1
 fi
 
 if ! rmmod gcarena; then

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Write tests/bench/REPORT.md and its plots from results.tsv.
 
-Usage: report.py RESULTS.tsv PROFILE.txt ERRORS.tsv OUTDIR
+Usage: report.py RESULTS.tsv PROFILE.txt ERRORS.tsv OUTDIR [VMPROFILE.txt]
 
 RESULTS.tsv is aggregate.py's output; PROFILE.txt holds run.sh's native
 profile lines (cmd, perf, perfstat, callgrind, callgrind_run); ERRORS.tsv
@@ -12,9 +12,13 @@ tests/bench/errors.tsv), so that the report can be rewritten from the
 committed files alone, without running anything:
 
     python3 tests/bench/report.py tests/bench/results.tsv \\
-        tests/bench/native-profile.txt tests/bench/errors.tsv tests/bench
+        tests/bench/native-profile.txt tests/bench/errors.tsv tests/bench \\
+        tests/bench/vm-profile.txt
 
-A missing PROFILE or ERRORS file is taken as empty.  Writes
+VMPROFILE.txt holds the guest's perf report lines (guest.sh's profile(),
+"PROGRAM ARGS <TAB> self|children <TAB> perf line"; run.sh keeps it as
+tests/bench/vm-profile.txt).  A missing PROFILE, ERRORS or VMPROFILE
+file is taken as empty.  Writes
 OUTDIR/REPORT.md and OUTDIR/plots/*.png (gnuplot, pngcairo); the data
 files gnuplot reads go to $BENCH_PLOT_DATA (default build/bench/plots
 under the repository's top).  Python 3 standard library only.
@@ -224,6 +228,62 @@ class Profile:
 
     def empty(self):
         return not (self.perf or self.cg)
+
+
+# --------------------------------------------------------------------------
+# profile in the VM (perf record -a -g in the guest)
+
+class VMProfile:
+    """Per profiled command: 'self' rows (pct, comm, dso, sym) and 'children'
+    rows (total pct, self pct, dso, sym) of the program's own threads."""
+
+    def __init__(self, path):
+        self.runs = {}          # command -> {"self": [...], "children": [...]}
+        self.order = []
+        if not path or not os.path.exists(path):
+            return
+        with open(path, errors="replace") as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t", 2)
+                if len(parts) != 3:
+                    continue
+                cmd, view, rest = parts
+                if cmd not in self.runs:
+                    self.runs[cmd] = {"self": [], "children": []}
+                    self.order.append(cmd)
+                if view == "self":
+                    m = re.match(r"\s*([0-9.]+)%\s+(\S+)\s+(\S+)\s+\[([.k])\]\s+(\S+)", rest)
+                    if m:
+                        self.runs[cmd]["self"].append(
+                            (float(m.group(1)), m.group(2), m.group(3), m.group(5)))
+                elif view == "children":
+                    m = re.match(r"\s*([0-9.]+)%\s+([0-9.]+)%\s+(\S+)\s+\[([.k])\]\s+(\S+)",
+                                 rest)
+                    if m:
+                        self.runs[cmd]["children"].append(
+                            (float(m.group(1)), float(m.group(2)), m.group(3), m.group(5)))
+
+    def empty(self):
+        return not self.runs
+
+    def child(self, cmd, sym):
+        """Total share (callees included) of sym in the program's threads."""
+        for tot, _, _, s_ in self.runs.get(cmd, {}).get("children", []):
+            if s_ == sym:
+                return tot
+        return None
+
+    def self_of(self, cmd, sym, comm_prefix=None):
+        """Self share of sym, in threads whose name starts with comm_prefix."""
+        t = 0.0
+        for pc, comm, _, s_ in self.runs.get(cmd, {}).get("self", []):
+            if s_ == sym and (comm_prefix is None or comm.startswith(comm_prefix)):
+                t += pc
+        return t
+
+    def comm_total(self, cmd, comm_prefix):
+        return sum(pc for pc, comm, _, _ in self.runs.get(cmd, {}).get("self", [])
+                   if comm.startswith(comm_prefix))
 
 
 def is_mark_fn(sym):
@@ -440,11 +500,12 @@ def verdict(ok, note=""):
 
 
 def main(argv):
-    if len(argv) != 5:
+    if len(argv) not in (5, 6):
         sys.stderr.write(__doc__)
         return 2
     res = Results(argv[1])
     prof = Profile(argv[2])
+    vmprof = VMProfile(argv[5] if len(argv) == 6 else None)
     errors = []
     if os.path.exists(argv[3]):
         with open(argv[3], errors="replace") as f:
@@ -798,10 +859,13 @@ def main(argv):
           "**not written**: %s (no data, or gnuplot failed)%s"
           % (", ".join(not_written), "; written: " + ", ".join(written) if written else ""))],
         ["profile before optimizing",
-         ("the native mark path: perf and callgrind (below); **not profiled**: the "
-          "allocation path and the pauses, see the next steps")
-         if not prof.empty() else "**no profile in this run** (perf/valgrind missing or "
-         "mark_native not built)"],
+         ("the native mark path: perf and callgrind (below)" if not prof.empty() else
+          "**no native profile in this run** (perf/valgrind missing or mark_native not "
+          "built)") + "; " +
+         ("in the VM, perf of %s ([Profiles in the VM](#profiles-in-the-vm)); **not "
+          "profiled**: the pauses" % ", ".join("`%s`" % c for c in vmprof.order)
+          if not vmprof.empty() else
+          "**no profile in the VM in this run** (no perf binary for the guest)")],
     ]
     rep.table(["requirement", "in this run"], reqs, drop_empty=False)
 
@@ -1139,6 +1203,57 @@ def main(argv):
         ["case", "backend", "peak heap_sys (MiB, median)", "heap_sys / live", "backed / live",
          "sys / live", "RSS / live", "heap_sys / bound", "backed / bound", "RSS / bound",
          "sys / limit", "cycles", "timed out", "runs"], rows)
+
+    # ---- profiles in the VM ----
+    if not vmprof.empty():
+        w("## Profiles in the VM")
+        w()
+        w("One more run of each of these programs after the timed rounds, under `perf "
+          "record -a -g` (cpu-clock samples of both vCPUs, kernel symbols, call graphs) in "
+          "the same boot (`guest.sh`'s `profile`, kept in "
+          "[`vm-profile.txt`](vm-profile.txt)).  Shares are of all samples of the run, "
+          "both vCPUs, the idle task included; *with callees* counts a function with "
+          "everything it called, in the program's own threads only.")
+        w()
+        for cmd in vmprof.order:
+            run_ = vmprof.runs[cmd]
+            prog = cmd.split()[0]
+            comm = prog[:15]
+            w("### `%s`" % cmd)
+            w()
+            mine = vmprof.comm_total(cmd, comm)
+            coll = vmprof.comm_total(cmd, "gcarena/")
+            idle = vmprof.self_of(cmd, "native_safe_halt", "swapper")
+            facts = ["idle %s%%" % num(idle)]
+            if mine:
+                facts.append("the program's threads %s%% (in the top rows)" % num(mine))
+            if coll:
+                facts.append("the collector thread %s%%" % num(coll))
+            for sym, what in (("gca_ioctl", "its ioctls"),
+                              ("gca_ioc_refill", "of which `GCA_IOC_REFILL`"),
+                              ("gca_ioc_handshake.isra.0", "of which handshakes"),
+                              ("gca_mark_assist", "of which mark assists"),
+                              ("asm_exc_page_fault", "its page faults")):
+                v = vmprof.child(cmd, sym)
+                if v is not None:
+                    facts.append("%s %s%% with callees" % (what, num(v)))
+            spin = vmprof.self_of(cmd, "mutex_spin_on_owner", comm)
+            if spin:
+                facts.append("spinning on `a->lock` (`mutex_spin_on_owner`) %s%%" % num(spin))
+            w("- " + "; ".join(facts) + ".")
+            w()
+            rows = [[num(pc), "`%s`" % c, d, "`%s`" % sy]
+                    for pc, c, d, sy in run_["self"] if sy != "native_safe_halt"][:15]
+            if rows:
+                w("Self time, top functions (idle left out):")
+                w()
+                rep.table(["%", "thread", "object", "function"], rows)
+            rows = [[num(t), num(sf), d, "`%s`" % sy] for t, sf, d, sy in run_["children"]
+                    if not sy.startswith("0x")][:15]
+            if rows:
+                w("The program's threads, with callees:")
+                w()
+                rep.table(["% with callees", "% self", "object", "function"], rows)
 
     # ---- bottlenecks ----
     w("## Where gcarena falls short: measured bottlenecks and next steps")
@@ -1535,7 +1650,7 @@ def main(argv):
       "`report.py` (this file and `plots/`); raw logs in `build/bench/`.")
     w("- To rewrite this report from the committed files without running anything: "
       "`python3 tests/bench/report.py tests/bench/results.tsv tests/bench/native-profile.txt "
-      "tests/bench/errors.tsv tests/bench`.")
+      "tests/bench/errors.tsv tests/bench tests/bench/vm-profile.txt`.")
     w()
 
     with open(os.path.join(outdir, "REPORT.md"), "w") as f:

@@ -55,6 +55,13 @@ for b in $(make -s --no-print-directory -C "$src" list); do
 	files+=(-f "$b")
 done
 
+# perf in the guest profiles a few runs (guest.sh's profile()); run.sh
+# of tests/vm copies the libraries it needs.
+perf_bin=$(command -v perf || true)
+if [ "$mode" = full ] && [ -n "$perf_bin" ]; then
+	files+=(-f "$perf_bin")
+fi
+
 if [ "$mode" = smoke ]; then
 	rc=0
 	tests/vm/run.sh -t 1200 -m "$vm_mem" "${files[@]}" -- \
@@ -105,6 +112,7 @@ m host_vms_running_end "$(pgrep -c -x qemu-system-x86 || true)"
 grep -a '^M	' "$out/vm-full.log" | cut -f2- | awk '!seen[$0]++' >> "$meta" || true
 grep -a '^R	' "$out/vm-full.log" > "$out/raw-vm.tsv" || true
 grep -a '^E	' "$out/vm-full.log" > "$out/errors.tsv" || true
+grep -a '^P	' "$out/vm-full.log" | cut -f2- > "$out/vm-profile.txt" || true
 if [ ! -s "$out/raw-vm.tsv" ]; then
 	echo "bench: the VM produced no results (exit status $vmrc, see $out/vm-full.log);" \
 		"$src/results.tsv and REPORT.md are left as they were" >&2
@@ -156,6 +164,8 @@ python3 "$src/aggregate.py" "$meta" "$out/raw-vm.tsv" "$out/raw-native.tsv" \
 cp "$out/results.tsv" "$src/results.tsv"
 cp "$prof" "$src/native-profile.txt"
 cp "$out/errors.tsv" "$src/errors.tsv"
-python3 "$src/report.py" "$src/results.tsv" "$src/native-profile.txt" "$src/errors.tsv" "$src"
+cp "$out/vm-profile.txt" "$src/vm-profile.txt"
+python3 "$src/report.py" "$src/results.tsv" "$src/native-profile.txt" "$src/errors.tsv" "$src" \
+	"$src/vm-profile.txt"
 echo "bench: wrote $src/results.tsv, $src/REPORT.md and $src/plots/ ($(( $(date +%s) - start ))s)"
 exit "$vmrc"
