@@ -288,7 +288,10 @@ void gca_mark_begin(struct gca_heap *h);
 /* An untrusted word: if it points into an allocated object, shade it. */
 bool gca_mark_word(struct gca_heap *h, u64 word);
 void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n);
-/* Scan until the gray queue is empty (overflow recovered); 0 or -EINTR. */
+/*
+ * Scan until the gray queue is empty (overflow recovered); 0 or -EINTR.
+ * The mark is then complete: heap_marked is set from it.
+ */
 int gca_mark_drain(struct gca_heap *h);
 /* Is the object at off (untrusted) allocated and marked?  For checks. */
 bool gca_is_marked(struct gca_heap *h, u64 off);
@@ -313,6 +316,8 @@ void gca_span_blacken(struct gca_heap *h, struct gca_span *s);
 /*
  * Drain the gray queue until about budget bytes were scanned (at least
  * one entry): 0 when it is empty, -EAGAIN when there is more, -EINTR.
+ * heap_marked is left alone: an empty queue mid-cycle is not a mark's
+ * end (the caller finishes with gca_mark_drain()).
  */
 int gca_mark_drain_some(struct gca_heap *h, u64 budget);
 /*

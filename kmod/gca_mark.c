@@ -391,7 +391,8 @@ static int gca_rescan(struct gca_heap *h, unsigned int *work)
 	return 0;
 }
 
-int gca_mark_drain(struct gca_heap *h)
+/* Drain to the end, overflow recovery included; heap_marked untouched. */
+static int __gca_mark_drain(struct gca_heap *h)
 {
 	unsigned int work = 0;
 	int ret;
@@ -411,8 +412,21 @@ int gca_mark_drain(struct gca_heap *h)
 			return ret;
 		}
 	}
-	h->heap_marked = h->marked_bytes;
 	return 0;
+}
+
+/*
+ * The mark's final drain: heap_marked (the pacer's base, and what the
+ * statistics show) changes only here, when a mark completes, never to a
+ * partial count in the middle of a cycle.
+ */
+int gca_mark_drain(struct gca_heap *h)
+{
+	int ret = __gca_mark_drain(h);
+
+	if (!ret)
+		h->heap_marked = h->marked_bytes;
+	return ret;
 }
 
 bool gca_is_marked(struct gca_heap *h, u64 off)
@@ -520,8 +534,7 @@ int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 		if (!gca_gray_pop(h, &off)) {
 			/* overflow recovery is rare: let it run whole */
 			if (h->gray.overflow)
-				return gca_mark_drain(h);
-			h->heap_marked = h->marked_bytes;
+				return __gca_mark_drain(h);
 			return 0;
 		}
 		gca_scan_entry(h, off);
