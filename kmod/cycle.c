@@ -687,19 +687,40 @@ int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t)
 }
 
 /*
- * Go's mark assist: a thread that allocates while the heap is past its
- * goal during marking does a slice of marking itself, on its own CPU.
+ * Go's mark assist: a thread that allocates during marking does marking
+ * itself, on its own CPU, in proportion to what it allocated (bytes, the
+ * growth of heap_live it just caused).  The ratio is Go's assist ratio
+ * (gcController.revise): the scan work still expected this cycle (what
+ * the last mark found, less what this one has scanned) over the heap
+ * still allowed before the goal.  Without it the mutators allocated
+ * freely until the goal while the marker worked; everything allocated
+ * during the mark is black, so a long mark made a third more floating
+ * garbage than live data (heapover, GOGC 100), and the next goal grew
+ * with it.  Past the goal, or with no estimate left, a full budget.
+ * Each assist is bounded by GCA_ASSIST_BUDGET: it is a pause.
  */
-void gca_mark_assist(struct gca_arena *a)
+void gca_mark_assist(struct gca_arena *a, u64 bytes)
 {
-	u64 t0;
+	struct gca_heap *h = &a->heap;
+	u64 t0, left, budget = GCA_ASSIST_BUDGET;
 
 	lockdep_assert_held(&a->lock);
 	if (a->phase != GCA_PHASE_MARK || a->stage == GCA_STAGE_BARRIER ||
-	    a->heap.heap_live <= a->next_gc)
+	    !bytes)
 		return;
+	left = h->heap_marked > h->scanned_bytes ?
+	       h->heap_marked - h->scanned_bytes : 0;
+	if (h->heap_live < a->next_gc) {
+		if (!left)
+			return;
+		budget = min_t(u64, budget,
+			       mul_u64_u64_div_u64(bytes, left,
+						   a->next_gc - h->heap_live));
+		if (!budget)
+			return;
+	}
 	t0 = ktime_get_ns();
-	gca_mark_drain_some(&a->heap, GCA_ASSIST_BUDGET);
+	gca_mark_drain_some(h, budget);
 	t0 = ktime_get_ns() - t0;
 	a->assist_ns += t0;
 	a->gc_cpu_ns += t0;

@@ -57,7 +57,7 @@
 #define GCA_RELEASE_WAIT_MS	10	/* for the held threads to leave */
 #define GCA_SWEEP_BUDGET	16	/* spans per lock hold */
 #define GCA_CLEAR_BUDGET	256	/* spans per lock hold */
-#define GCA_ASSIST_BUDGET	16384	/* bytes scanned per assist */
+#define GCA_ASSIST_BUDGET	65536	/* bytes scanned per assist, at most */
 #define GCA_YIELD_MAX_NS	(100 * NSEC_PER_USEC)	/* see gca_collector_yield */
 #define GCA_BACKING_CHUNK	(GCA_CHUNK_PAGES << (GCA_PAGE_SHIFT - PAGE_SHIFT))
 
@@ -235,7 +235,7 @@ void gca_cycle_kick_all(void);
 int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		  const struct gca_handshake *hs, bool collect);
 int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t);
-void gca_mark_assist(struct gca_arena *a);
+void gca_mark_assist(struct gca_arena *a, u64 bytes);
 void gca_record_pause(struct gca_arena *a, u64 ns);
 bool gca_cycle_in_progress(struct gca_arena *a);
 

@@ -223,6 +223,7 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 	unsigned int sizeclass = rf->spanclass >> 1;
 	struct gca_thread *t;
 	struct gca_span *s;
+	u64 live0;
 	int ret;
 
 	ret = gca_check_mapped(a);
@@ -251,6 +252,7 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 		list_del_init(&s->list);
 		gca_span_uncache(h, s, rf->ret_freeindex);
 	}
+	live0 = h->heap_live;
 	s = gca_span_refill(h, rf->spanclass, t->tid, &ret);
 	if (!s)
 		goto out;
@@ -263,7 +265,7 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 	memcpy(rf->free_bits, s->cache_bits, s->nwords * sizeof(u64));
 	ret = 0;
 	gca_cycle_check_trigger(a);
-	gca_mark_assist(a);
+	gca_mark_assist(a, h->heap_live > live0 ? h->heap_live - live0 : 0);
 out:
 	mutex_unlock(&a->lock);
 	return ret;
@@ -277,6 +279,7 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	struct gca_thread *t;
 	struct gca_span *s;
 	bool needzero;
+	u64 live0;
 	int ret;
 
 	ret = gca_check_mapped(a);
@@ -298,6 +301,7 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	ret = gca_mutator_may_allocate(a, t);
 	if (ret)
 		goto out;
+	live0 = h->heap_live;
 	s = gca_alloc_large(h, al->bytes, al->flags & GCA_ALLOC_NOSCAN,
 			    &needzero);
 	if (!s) {
@@ -307,7 +311,7 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	al->addr = h->user_base + s->start * GCA_PAGE_SIZE;
 	al->needzero = needzero;
 	gca_cycle_check_trigger(a);
-	gca_mark_assist(a);
+	gca_mark_assist(a, h->heap_live > live0 ? h->heap_live - live0 : 0);
 out:
 	mutex_unlock(&a->lock);
 	return ret;
