@@ -159,27 +159,42 @@ static int gca_refill(struct gca_tcache *tc, unsigned int sc)
 	return 0;
 }
 
-/* One object of span class sc, zeroed.  Inside the critical section. */
-static void *gca_small_alloc(struct gca_tcache *tc, unsigned int sc)
+/*
+ * The cached span of class sc is full: refill, then allocate.  Out of
+ * line and cold, so that the fast path below saves no registers for it.
+ */
+static __attribute__((noinline, cold)) void *
+gca_small_alloc_slow(struct gca_tcache *tc, unsigned int sc)
 {
 	struct gca_cspan *s = &tc->spans[sc];
 	void *v;
 	int ret;
 
-	v = gca_span_alloc(tc->arena, s);
-	if (unlikely(!v)) {
-		ret = gca_refill(tc, sc);
-		if (ret) {
-			errno = -ret;
-			return NULL;
-		}
-		v = gca_span_alloc(tc->arena, s);
-		if (!v) {
-			/* A fresh span without a free slot. */
-			errno = EPROTO;
-			return NULL;
-		}
+	ret = gca_refill(tc, sc);
+	if (ret) {
+		errno = -ret;
+		return NULL;
 	}
+	v = gca_span_alloc(tc->arena, s);
+	if (!v) {
+		/* A fresh span without a free slot. */
+		errno = EPROTO;
+		return NULL;
+	}
+	if (s->needzero)
+		gca_zero_object(v, s->elemsize);
+	return v;
+}
+
+/* One object of span class sc, zeroed.  Inside the critical section. */
+static inline void *gca_small_alloc(struct gca_tcache *tc, unsigned int sc)
+{
+	struct gca_cspan *s = &tc->spans[sc];
+	void *v;
+
+	v = gca_span_alloc(tc->arena, s);
+	if (unlikely(!v))
+		return gca_small_alloc_slow(tc, sc);
 	if (s->needzero)
 		gca_zero_object(v, s->elemsize);
 	return v;
