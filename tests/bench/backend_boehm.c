@@ -173,6 +173,8 @@ void bench_heap_stats(struct bench_heap *hs)
 	hs->sys = hs->heap_backed;
 	hs->heap_alloc = st.heapsize_full - st.free_bytes_full;
 	hs->heap_marked = 0;
+	hs->heap_inuse = 0;
+	hs->next_gc = 0;
 	hs->num_gc = st.gc_no;
 	hs->last_pause_ns = last_pause;
 	hs->total_pause_ns = total_pause;

@@ -228,6 +228,8 @@ void bench_heap_stats(struct bench_heap *hs)
 	hs->sys = ms->sys - ms->heap_released;
 	hs->heap_alloc = ms->heap_alloc;
 	hs->heap_marked = ms->heap_marked;
+	hs->heap_inuse = ms->heap_inuse;
+	hs->next_gc = ms->next_gc;
 	hs->num_gc = ms->num_gc;
 	hs->last_pause_ns = ms->num_gc ?
 		ms->pause_ns[(ms->num_gc + GCA_NUM_PAUSE - 1) % GCA_NUM_PAUSE] : 0;

@@ -107,6 +107,8 @@ void bench_heap_stats(struct bench_heap *hs)
 	hs->sys = hs->heap_sys;
 	hs->heap_alloc = mi.uordblks + mi.hblkhd;
 	hs->heap_marked = 0;
+	hs->heap_inuse = 0;
+	hs->next_gc = 0;
 	hs->num_gc = 0;
 	hs->last_pause_ns = 0;
 	hs->total_pause_ns = 0;

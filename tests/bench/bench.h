@@ -129,6 +129,8 @@ struct bench_heap {
 	uint64_t last_pause_ns;
 	uint64_t total_pause_ns;
 	uint64_t assist_ns;	/* mark assists, all threads (gcarena) */
+	uint64_t heap_inuse;	/* in-use spans (gcarena; 0: not known) */
+	uint64_t next_gc;	/* heap goal (gcarena; 0: not known) */
 };
 void bench_heap_stats(struct bench_heap *hs);
 /* A line of description of the backend's configuration (report). */

@@ -19,7 +19,9 @@
  * the collector's metadata), rss_ratio (process RSS); and, as the issue
  * states its targets, heap_sys_over_bound = peak heap_sys /
  * ((1 + GOGC/100) * live) (target <= 1.10) and, with a limit,
- * sys_over_limit = peak sys / limit (target <= 1.05).  A run that
+ * sys_over_limit = peak sys / limit (target <= 1.05); at the end, for
+ * gcarena, inspan_free_ratio (free slots in in-use spans over live) and
+ * goal_over_marked (next_gc / heap_marked).  A run that
  * reaches its deadline stops replacing and reports what it has, with
  * done_fraction (replacements done / planned) below 1 and timed_out 1.
  */
@@ -171,6 +173,17 @@ int main(int argc, char **argv)
 	if (hs.heap_marked)
 		bench_result("heapover", param, "marked_ratio",
 			     (double)hs.heap_marked / live, "x");
+	/*
+	 * At the end: free slots inside in-use spans (fragmentation, which
+	 * a memory limit counts as non-heap memory) over live, and how much
+	 * room the goal leaves above the last mark.
+	 */
+	if (hs.heap_inuse >= hs.heap_alloc && hs.heap_inuse)
+		bench_result("heapover", param, "inspan_free_ratio",
+			     (double)(hs.heap_inuse - hs.heap_alloc) / live, "x");
+	if (hs.next_gc && hs.heap_marked)
+		bench_result("heapover", param, "goal_over_marked",
+			     (double)hs.next_gc / hs.heap_marked, "x");
 	bench_result("heapover", param, "num_gc", hs.num_gc, "");
 	bench_result("heapover", param, "built_fraction", (double)built / n, "");
 	bench_result("heapover", param, "done_fraction",

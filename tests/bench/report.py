@@ -1279,6 +1279,54 @@ def main(argv):
 
     have_split = res.has("binary-trees", "sys_s") or res.has("allocrate", "sys_s")
 
+    def vm_shares(cmd):
+        """The shares the VM profile gives for one program, as text."""
+        parts = []
+        for sym, what in (("gca_ioctl", "its ioctls"),
+                          ("gca_ioc_refill", "`GCA_IOC_REFILL`"),
+                          ("gca_ioc_handshake.isra.0", "handshakes"),
+                          ("gca_mark_assist", "mark assists"),
+                          ("asm_exc_page_fault", "page faults")):
+            v = vmprof.child(cmd, sym)
+            if v is not None:
+                parts.append("%s %s%%" % (what, num(v)))
+        spin = vmprof.self_of(cmd, "mutex_spin_on_owner", cmd.split()[0][:15])
+        if spin:
+            parts.append("spinning on `a->lock` %s%%" % num(spin))
+        user = sum(pc for pc, c, d, _ in vmprof.runs[cmd]["self"]
+                   if c == cmd.split()[0][:15] and not d.startswith("["))
+        if user:
+            parts.append("user code in the top rows %s%%" % num(user))
+        return "%s: %s (of all samples, idle %s%%)" % (
+            "`%s`" % cmd, ", ".join(parts),
+            num(vmprof.self_of(cmd, "native_safe_halt", "swapper")))
+
+    def vm_alloc_unknown():
+        gc_cmds = [c for c in vmprof.order if ".gcarena" in c.split()[0]]
+        if gc_cmds:
+            return ("the profile in the VM (above) splits the program's time: %s.  It "
+                    "does not say how much of the user time is the allocation fast path "
+                    "against the benchmark's own code and `gca_store` (they are inlined "
+                    "into each other), nor whether a refill's cost is the lock, the fresh "
+                    "page or the bitmap copy; the split of the system time is in the "
+                    "tables (`sys_s`)." % "; ".join(vm_shares(c) for c in gc_cmds))
+        return ("which of those it is: this run has no profile in the VM (no perf binary "
+                "for the guest).")
+
+    def vm_alloc_next():
+        return ("done in this series, measured with the profile in the VM: ioctl "
+                "arguments no longer `kmalloc`ed and zeroed per call (8% of binary-trees' "
+                "mutator time), the collector lets mutators waiting for `a->lock` in "
+                "between its slices (`mutex_spin_on_owner`: 9% → 3.7% of all samples at "
+                "depth 16), a wholly free span is zeroed once at refill instead of per "
+                "object.  Next, by what the profile shows: system time → hand out several "
+                "spans per refill (one ioctl per 512 objects of 16 B today) and keep span "
+                "structs and their backing pages across cycles (`gca_span_new` and "
+                "`clear_page_erms` under refill); lock time → per-class locks for refill "
+                "(Go's mcentral), so that a refill never waits for a marking slice; user "
+                "time → Go's `nextFreeFast` (a 64-bit `allocCache` shifted per object) and "
+                "the heap-profile countdown out of the per-object path.")
+
     # 1. The mutator's own cost: binary-trees, GCBench, allocation rate.
     if missed & {"binary-trees", "gcbench", "alloc"}:
         ev = []
@@ -1374,31 +1422,8 @@ def main(argv):
              "object above 32 KiB; the page faults of fresh heap pages), the write barrier "
              "(`gca_store` on every pointer store) and the collection work the module does on "
              "the allocating thread (mark assists).",
-             "%s.  %sNo profile of the allocation path was taken (the "
-             "native profile covers marking only); the mark assists' share of the process "
-             "CPU and the collector thread's CPU (which competes with the mutator for the "
-             "VM's 2 vCPUs) are %s."
-             % ("within the system time, ioctls against page faults, and within the user "
-                "time, the fast path against the barrier" if have_split else
-                "which of those it is",
-                "" if have_split else
-                "This results file has no user/system split nor page-fault counts "
-                "(`user_s`, `sys_s`, `minflt`).  ",
-                "in the tables above" if res.has("binary-trees", "collector_cpu_s")
-                else "not in this file"),
-             ("measure before changing: (a) %s; (b) time" % (
-                 "the user/system split above says which side dominates per benchmark"
-                 if have_split else
-                 "rerun `make bench`: the benchmarks now print `user_s`, `sys_s`, `minflt`, "
-                 "`collector_cpu_s` and `assist_s` (`bench_cpu_results`), which split the "
-                 "cost into kernel (ioctls, faults) and user (fast path, barrier) time")) +
-             " `GCA_IOC_REFILL` alone on fresh and on "
-             "swept spans (a selftest loop) and count refills per allocation; (c) profile "
-             "`allocrate.gcarena size=16` in the guest (`perf record -e cpu-clock`, with a "
-             "perf binary added to the VM image).  Then, by what dominates: system time → "
-             "hand out several spans per refill and reuse swept spans without new faults; "
-             "user time → Go's `nextFreeFast` (a 64-bit `allocCache` shifted per object) and "
-             "a barrier that is one load and branch outside marking.")
+             vm_alloc_unknown(),
+             vm_alloc_next())
 
     # 2. Pauses: the longest pause grows with the heap.
     if missed & {"max", "p99", "p99-seen"} and live_sizes:
@@ -1497,20 +1522,24 @@ def main(argv):
         item("Mark throughput: instructions per scanned word",
              "; ".join(ev) + ".",
              "the mark loop executes %s per word scanned, where memcpy needs a fraction of "
-             "one: every word of a scanned object goes `gca_scan_range` → `gca_mark_word` (an "
-             "out-of-line call) → `gca_span_of` (a call into `gca_pageheap.c`), and "
-             "`ops->map()` is an indirect call per 4 KiB (`GCA_MAP_GRAIN`); the common word, "
-             "one that is not a heap pointer, pays for all of it."
+             "one.  `gca_span_of()` and `gca_mark_word()` are inlined into the scan loop "
+             "(before 6c9e0b4 each word cost two out-of-line calls: mark_native then marked "
+             "767 MB/s on this host against 1.7-2.4 GB/s after), so what remains per word "
+             "is the work itself: a range check, then for a heap pointer a chain of "
+             "dependent loads (the chunk's span table, the span struct, its alloc and mark "
+             "bitmaps) and the object's own cache line when it is queued and later "
+             "scanned; memcpy streams through memory.  `ops->map()` is still an indirect "
+             "call per 4 KiB (`GCA_MAP_GRAIN`)."
              % ("about %.0f instructions" % ipw if ipw else "many instructions"),
              "how much of the VM's lower ratio (%s against %s natively) is TCG's emulation, "
              "which costs the mark loop and memcpy's vector or `rep movsb` code differently; "
-             "no profile of the in-kernel mark was taken in the VM." % (rx(r_vm), rx(r_nat)),
-             "reject non-pointers inline in the scan loop with one unsigned compare "
-             "(`word - user_base < grown_pages << GCA_PAGE_SHIFT`), make `gca_span_of` "
-             "`static inline` in `gca_core.h`, map once per span instead of per 4 KiB, "
-             "prefetch objects as they are queued (Go's and Boehm's mark loops do); check "
-             "each step with `mark_native` under callgrind (instructions per word) before "
-             "the VM.")
+             "the profile in the VM (above) times the collector thread inside binary-trees, "
+             "not `markrate` alone." % (rx(r_vm), rx(r_nat)),
+             "prefetch an object when it is queued (Boehm's mark stack does) so that its "
+             "line is in cache when it is scanned; test the mark bit before the alloc bit "
+             "(an already marked object, the common case late in a cycle, then costs one "
+             "bitmap load); map once per span instead of per 4 KiB; check each step with "
+             "`mark_native` under callgrind (instructions per word) before the VM.")
 
     # 4. Heap bounds.
     if "heap" in missed:
@@ -1548,6 +1577,20 @@ def main(argv):
                                                  if v and v > 1.10 and wh in over_real),
                                rr["n"]))
         why = []
+        floating = []
+        for p in ho_gc:
+            mr = res.med("heapover", "gcarena", p, "marked_ratio")
+            if mr is not None and mr > 1.03:
+                floating.append("GOGC=%s: %s" % (param_get(p, "gcp"), rx(mr)))
+        if floating:
+            why.append("each mark finds more than the live data (heap_marked / live at the "
+                       "end of the run: %s): what the mutator allocates during a concurrent "
+                       "mark is black (Go's rule too) and stays until the next cycle, and the "
+                       "goal, (1 + GOGC/100) × marked, grows with it.  In this series the "
+                       "mutators assist in proportion to what they allocate during the mark "
+                       "(Go's assist ratio, `gca_mark_assist`), which brought this from "
+                       "1.2–1.3× down; each assist is capped at 64 KiB of scanning (a pause)"
+                       % "; ".join(floating))
         if chunk_over:
             backed_ok = all((res.med("heapover", "gcarena", p, "heap_backed_over_bound") or 9)
                             <= 1.10 for p in ho_gc)
@@ -1570,10 +1613,11 @@ def main(argv):
              "heap_live and next_gc per cycle, and when the peak was reached (during the "
              "mark or after it).",
              "(a) grow the heap by what the pacer's goal needs (page granularity, or a chunk "
-             "size scaled to the heap) instead of a fixed %d MiB, and rerun; (b) for the "
-             "runs where backed pages or RSS went over, sample heap_live against next_gc per "
-             "cycle (`/proc/gcarena/ID`) and, if the overshoot happens during the mark, start "
-             "the cycle earlier (Go's trigger ratio) or make assists stricter." % CHUNK_MIB)
+             "size scaled to the heap) instead of a fixed %d MiB, and rerun; (b) make the "
+             "trigger adapt as Go 1.21's does (from the heap growth measured during each "
+             "mark) so that marks end before the goal with less allocated black; (c) bank "
+             "the collector thread's work as assist credit, so that assists stay strict "
+             "only when the background marker falls behind." % CHUNK_MIB)
 
     # 5. Memory limit.
     if "limit" in missed and lim_p:
@@ -1585,12 +1629,27 @@ def main(argv):
             res.med("heapover", "gcarena", base, "num_gc")
         wsl = res.worst("heapover", "gcarena", p, "sys_over_limit")
         why = []
+        frag = res.med("heapover", "gcarena", p, "inspan_free_ratio")
+        gom = res.med("heapover", "gcarena", p, "goal_over_marked")
         if timed_out and isnum(ng) and isnum(ngb) and ng > 2 * ngb:
-            why.append("the collector runs back to back (%s cycles against %s without a "
-                       "limit) and the mutator barely progresses: *hypothesis*: the goal the "
-                       "limit leaves (limit minus metadata and in-span fragmentation) is at or "
-                       "just above the live heap, so each refill past it starts a cycle"
-                       % (num(ng), num(ngb)))
+            if frag is not None and gom is not None:
+                why.append("the collector runs back to back (%s cycles against %s without a "
+                           "limit): at the end of the run the in-use spans hold free slots "
+                           "worth %s of the live heap (fragmentation left by the heap's peak "
+                           "while it was built: replaced units die at random, so spans "
+                           "rarely empty), which the limit counts as non-heap memory, as "
+                           "Go's memoryLimitHeapGoal does; with the metadata and the 3%% "
+                           "headroom that leaves a goal of %s the last mark (next_gc / "
+                           "heap_marked), i.e. no runway: every refill starts a cycle.  The "
+                           "peak itself stays near the limit"
+                           % (num(ng), num(ngb), pct(frag), rx(gom)))
+            else:
+                why.append("the collector runs back to back (%s cycles against %s without a "
+                           "limit) and the mutator barely progresses: *hypothesis*: the goal "
+                           "the limit leaves (limit minus metadata and in-span fragmentation) "
+                           "is at or just above the live heap, so each refill past it starts "
+                           "a cycle (this file has no `inspan_free_ratio` to show it)"
+                           % (num(ng), num(ngb)))
         if wsl is not None and wsl > 1.05:
             why.append("the peak still went %s over the limit in the worst run, so the limit "
                        "is not enforced at every moment (*hypothesis*: while a cycle is "
@@ -1609,10 +1668,10 @@ def main(argv):
              "; ".join(why) + "." if why else "the peak over the limit (table above).",
              "the goal per cycle against heap_marked, and when the peak over the limit "
              "happens (the results file does not tie it to a cycle or a phase).",
-             "print next_gc − heap_marked per cycle in this case; add Go's GC CPU limiter "
-             "(mgclimit.go: at most 50% of CPU to the collector, the heap may exceed the goal "
-             "meanwhile) to the pacer; and make allocation past the limit wait for the "
-             "running cycle (or fail) rather than grow the heap.")
+             "add Go's GC CPU limiter (mgclimit.go: at most 50% of CPU to the collector; "
+             "the heap may then exceed the goal) so that the program progresses; reduce the "
+             "fragmentation the limit pays for: refill from the fullest partial span first, "
+             "so that the emptiest ones drain, are freed and their pages released.")
 
     # 6. Fewer runs than asked.
     if vm_min_runs < 5:
