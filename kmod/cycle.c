@@ -274,8 +274,13 @@ static int gca_wait_threads(struct gca_arena *a, enum gca_wait_for what,
 
 		mutex_lock(&a->lock);
 		gca_reap_and_signal(a, what);
-		if (drain)
+		if (drain) {
+			u64 scanned = h->scanned_bytes;
+
 			ret = gca_mark_drain_some(h, GCA_DRAIN_BUDGET);
+			/* what the mutators need not assist for */
+			a->assist_credit += h->scanned_bytes - scanned;
+		}
 		done = !ret && gca_all_done(a, what);
 		mutex_unlock(&a->lock);
 		if (done)
@@ -530,6 +535,7 @@ static void gca_run_cycle(struct gca_arena *a, enum gca_gc_reason reason)
 
 	/* 2: barrier on everywhere before anything is scanned */
 	a->cycle++;
+	a->assist_credit = 0;
 	trace_gcarena_cycle_start(a->id, a->cycle, reason, h->heap_live);
 	a->cycle_max_pause = 0;
 	a->cycle_roots_bytes = 0;
@@ -697,30 +703,60 @@ int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t)
  * during the mark is black, so a long mark made a third more floating
  * garbage than live data (heapover, GOGC 100), and the next goal grew
  * with it.  Past the goal, or with no estimate left, a full budget.
- * Each assist is bounded by GCA_ASSIST_BUDGET: it is a pause.
+ *
+ * As Go's gcAssistBytes, the work owed accumulates in the thread, is
+ * paid first from the collector thread's own progress (a->assist_credit)
+ * and otherwise GCA_ASSIST_BUDGET at a time: an assist is a pause, and
+ * one per refill made thousands of small pauses per cycle.  Each is also bounded
+ * in time (GCA_ASSIST_MAX_NS), checked every GCA_ASSIST_STEP bytes: a
+ * byte costs more to scan in a big heap (cache and TLB misses; under
+ * TCG its software TLB), and the pause must not grow with the heap.
  */
-void gca_mark_assist(struct gca_arena *a, u64 bytes)
+void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 bytes)
 {
 	struct gca_heap *h = &a->heap;
-	u64 t0, left, budget = GCA_ASSIST_BUDGET;
+	u64 t0, start, left, owed;
 
 	lockdep_assert_held(&a->lock);
 	if (a->phase != GCA_PHASE_MARK || a->stage == GCA_STAGE_BARRIER ||
 	    !bytes)
 		return;
+	if (t->assist_cycle != a->cycle) {
+		t->assist_cycle = a->cycle;
+		t->assist_debt = 0;
+	}
 	left = h->heap_marked > h->scanned_bytes ?
 	       h->heap_marked - h->scanned_bytes : 0;
+	if (h->heap_live >= a->next_gc)
+		owed = GCA_ASSIST_BUDGET;
+	else if (left)
+		owed = mul_u64_u64_div_u64(bytes, left,
+					   a->next_gc - h->heap_live);
+	else
+		return;
+	t->assist_debt = min_t(u64, t->assist_debt + owed,
+			       GCA_ASSIST_BUDGET);
+	/*
+	 * Before the goal the collector's work pays first (Go's
+	 * bgScanCredit); past it, the mutators assist whatever the
+	 * collector does: the heap must not outgrow the goal.
+	 */
 	if (h->heap_live < a->next_gc) {
-		if (!left)
-			return;
-		budget = min_t(u64, budget,
-			       mul_u64_u64_div_u64(bytes, left,
-						   a->next_gc - h->heap_live));
-		if (!budget)
-			return;
+		owed = min(t->assist_debt, a->assist_credit);
+		t->assist_debt -= owed;
+		a->assist_credit -= owed;
 	}
+	if (t->assist_debt < GCA_ASSIST_BUDGET)
+		return;
+
 	t0 = ktime_get_ns();
-	gca_mark_drain_some(h, budget);
+	start = h->scanned_bytes;
+	while (gca_mark_drain_some(h, GCA_ASSIST_STEP) == -EAGAIN &&
+	       h->scanned_bytes - start < t->assist_debt &&
+	       !atomic_read(&a->lock_waiters) &&
+	       ktime_get_ns() - t0 < GCA_ASSIST_MAX_NS)
+		;
+	t->assist_debt -= min(t->assist_debt, h->scanned_bytes - start);
 	t0 = ktime_get_ns() - t0;
 	a->assist_ns += t0;
 	a->gc_cpu_ns += t0;

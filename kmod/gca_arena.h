@@ -58,6 +58,8 @@
 #define GCA_SWEEP_BUDGET	16	/* spans per lock hold */
 #define GCA_CLEAR_BUDGET	256	/* spans per lock hold */
 #define GCA_ASSIST_BUDGET	65536	/* bytes scanned per assist, at most */
+#define GCA_ASSIST_STEP		8192	/* bytes between two time checks */
+#define GCA_ASSIST_MAX_NS	(500 * NSEC_PER_USEC)	/* one assist, at most */
 #define GCA_YIELD_MAX_NS	(100 * NSEC_PER_USEC)	/* see gca_collector_yield */
 #define GCA_BACKING_CHUNK	(GCA_CHUNK_PAGES << (GCA_PAGE_SHIFT - PAGE_SHIFT))
 
@@ -105,6 +107,9 @@ struct gca_thread {
 	 */
 	unsigned int busy;
 	u64 park_sp;			/* untrusted, as sp */
+	/* scan work owed by its allocation in cycle assist_cycle (bytes) */
+	u64 assist_debt;
+	u64 assist_cycle;
 	unsigned long signalled_at;	/* jiffies */
 	struct list_head spans;		/* spans in its cache (span->list) */
 };
@@ -193,6 +198,12 @@ struct gca_arena {
 	u64 pause_hist[GCA_PAUSE_HIST_BUCKETS];
 	u64 num_pauses;
 	u64 assist_ns;
+	/*
+	 * Scan work the collector thread did this cycle that no assist has
+	 * claimed yet (Go's bgScanCredit): a thread owing assist work takes
+	 * it from here first.
+	 */
+	u64 assist_credit;
 	u64 checkmark_cycles, checkmark_failures;
 	u64 checkmark_failed_cycles;	/* cycles that found misses */
 
@@ -235,7 +246,7 @@ void gca_cycle_kick_all(void);
 int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		  const struct gca_handshake *hs, bool collect);
 int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t);
-void gca_mark_assist(struct gca_arena *a, u64 bytes);
+void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 bytes);
 void gca_record_pause(struct gca_arena *a, u64 ns);
 bool gca_cycle_in_progress(struct gca_arena *a);
 

@@ -527,7 +527,6 @@ int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 {
 	u64 off, start = h->scanned_bytes, end = start + budget;
 	unsigned int work = 0;
-	int ret;
 
 	/* budget is bytes to scan: the time the caller holds its lock */
 	while (h->scanned_bytes < end) {
@@ -538,9 +537,17 @@ int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 			return 0;
 		}
 		gca_scan_entry(h, off);
-		ret = gca_tick(h, &work);
-		if (ret)
-			return ret;
+		/*
+		 * No cond_resched() inside a bounded slice: in a mark assist
+		 * the thread is paused, and being scheduled out there (a
+		 * time slice of another task, milliseconds) made the longest
+		 * pauses.  The collector yields between its slices.
+		 */
+		if (++work >= GCA_WORK_QUANTUM) {
+			work = 0;
+			if (h->ops->should_abort(h))
+				return -EINTR;
+		}
 		/* someone waits for the lock: a short slice, then let go */
 		if (h->lock_waiters && READ_ONCE(*h->lock_waiters) &&
 		    h->scanned_bytes - start >= GCA_DRAIN_MIN)
