@@ -6,7 +6,7 @@
 #                     malloc in one VM boot, the GC core's native mark
 #                     benchmark and profile on the host, then
 #                     tests/bench/results.tsv, REPORT.md and plots/
-#                     (tests/bench/run.sh full; about 30 minutes)
+#                     (tests/bench/run.sh full; about 10 minutes)
 #   make bench-smoke  every benchmark once, tiny parameters, in the VM;
 #                     no timing judged (a layer of `make check`)
 #

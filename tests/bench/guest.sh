@@ -134,8 +134,8 @@ if [ "$mode" = smoke ]; then
 		heapover.gcarena live=2 volume=2 gcp=100 limit_pct=80 deadline=60 -- \
 		heapover.boehm live=2 volume=2 -- heapover.glibc live=2 volume=2
 else
-	# The plan of `make bench`: about 20 minutes of TCG on 2 vCPUs of a
-	# loaded 2-core host.
+	# The plan of `make bench`: 8 minutes of TCG on 2 vCPUs of a quiet
+	# 2-core host (more when the host is loaded).
 	# Rounds: 5 for every timing; 3 where the figures are memory ratios
 	# or pooled pause distributions of many cycles.
 	R=${BENCH_ROUNDS:-5}

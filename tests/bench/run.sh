@@ -19,7 +19,7 @@
 #        (tests/bench/native-profile.txt, tests/bench/errors.tsv) so that
 #        the report can be rewritten without rerunning (report.py's usage).
 #        When the VM produced no result at all, the committed files are
-#        left as they were.  Raw logs stay in build/bench/.  About 30
+#        left as they were.  Raw logs stay in build/bench/.  About 10
 #        minutes.
 # smoke: every benchmark once with tiny parameters in the VM; prints a
 #        "gca-result: pass|fail bench-smoke/..." line per program and
