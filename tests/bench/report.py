@@ -1635,9 +1635,10 @@ def main(argv):
              "(a) grow the heap by what the pacer's goal needs (page granularity, or a chunk "
              "size scaled to the heap) instead of a fixed %d MiB, and rerun; (b) make the "
              "trigger adapt as Go 1.21's does (from the heap growth measured during each "
-             "mark) so that marks end before the goal with less allocated black; (c) bank "
-             "the collector thread's work as assist credit, so that assists stay strict "
-             "only when the background marker falls behind." % CHUNK_MIB)
+             "mark) so that marks end before the goal with less allocated black; (c) make "
+             "stricter assists affordable: shorter assist steps and a pause histogram per "
+             "kind, so that the mutators can pay more of the mark (the no-credit variant "
+             "above) without the longest pause becoming a VM stall caught in an assist." % CHUNK_MIB)
 
     # 5. Memory limit.
     if "limit" in missed and lim_p:
