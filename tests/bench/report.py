@@ -1480,11 +1480,16 @@ def main(argv):
                                                                   "thread_pauses") or 0) < 100
                                                          for lv in live_sizes) else ""),
              "gcarena's longest pause is %s longer at %d MiB than at %d MiB (%s; the ring: "
-             "%s).  *Hypothesis*: some pause does work that grows with the heap (in a "
-             "concurrent collector's pause only roots and stacks should be scanned), or waits "
-             "that grow as the cycles get longer.%s%s"
+             "%s).%s%s%s"
              % (grow or rx(rring), live_sizes[-1], live_sizes[0],
-                "histogram buckets" if grow else "pause ring", rx(rring), seen, noise),
+                "histogram buckets" if grow else "pause ring", rx(rring),
+                "" if noise else
+                "  *Hypothesis*: some pause does work that grows with the heap (in a "
+                "concurrent collector's pause only roots and stacks should be scanned), or "
+                "waits that grow as the cycles get longer.", seen, noise +
+                ("  A bigger heap means a longer run and more pauses (see the counts "
+                 "above), so more chances for one of them to contain such a stall."
+                 if noise else "")),
              "which kind of pause each histogram entry is: the histogram pools handshakes, "
              "holds at mark termination and mark assists.  While tuning the assists of this "
              "series, a temporary print of every pause over 1.5 ms in the pauses selftest "
