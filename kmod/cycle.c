@@ -28,8 +28,10 @@
  *     process thread gets there first (a thread that parks before it
  *     answered this round scans its own as it parks).  Meanwhile this thread drains the
  *     gray queue a slice at a time, reading the heap through kernel
- *     mappings.  Allocation is black; mutators that outrun the marker
- *     assist (gca_mark_assist()).
+ *     mappings, and lets waiting mutators have the lock between two
+ *     slices (gca_collector_yield()).  Allocation is black; mutators
+ *     that allocate during the mark owe marking work in proportion
+ *     (gca_mark_assist()).
  *  3b. MARK, stage FLUSH (Go's gcMarkDone ragged barrier): rounds at
  *     which each thread flushes its barrier buffer and cache and goes on,
  *     the queue drained meanwhile, until a round finds nothing new to
