@@ -56,6 +56,7 @@
 
 #include <linux/freezer.h>
 #include <linux/kthread.h>
+#include <linux/math64.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -729,13 +730,20 @@ void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 bytes)
 	}
 	left = h->heap_marked > h->scanned_bytes ?
 	       h->heap_marked - h->scanned_bytes : 0;
-	if (h->heap_live >= a->next_gc)
-		owed = GCA_ASSIST_BUDGET;
-	else if (left)
-		owed = mul_u64_u64_div_u64(bytes, left,
-					   a->next_gc - h->heap_live);
-	else
+	if (!left && h->heap_live < a->next_gc)
 		return;
+	/*
+	 * bytes * left / runway, saturated at the budget.  Not with
+	 * mul_u64_u64_div_u64(): the process chooses bytes and how close
+	 * heap_live gets to the goal, and a quotient beyond 64 bits traps
+	 * (divq) on x86-64.
+	 */
+	if (h->heap_live >= a->next_gc ||
+	    check_mul_overflow(bytes, left, &owed))
+		owed = GCA_ASSIST_BUDGET;
+	else
+		owed = div64_u64(owed, a->next_gc - h->heap_live);
+	owed = min_t(u64, owed, GCA_ASSIST_BUDGET);
 	t->assist_debt = min_t(u64, t->assist_debt + owed,
 			       GCA_ASSIST_BUDGET);
 	/*
