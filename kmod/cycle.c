@@ -698,7 +698,7 @@ int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t)
 /*
  * Go's mark assist: a thread that allocates during marking does marking
  * itself, on its own CPU, in proportion to what it allocated (bytes, the
- * growth of heap_live it just caused).  The ratio is Go's assist ratio
+ * growth of heap_live since live0, its value before the allocation).  The ratio is Go's assist ratio
  * (gcController.revise): the scan work still expected this cycle (what
  * the last mark found, less what this one has scanned) over the heap
  * still allowed before the goal.  Without it the mutators allocated
@@ -715,10 +715,11 @@ int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t)
  * byte costs more to scan in a big heap (cache and TLB misses; under
  * TCG its software TLB), and the pause must not grow with the heap.
  */
-void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 bytes)
+void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
 {
 	struct gca_heap *h = &a->heap;
 	u64 t0, start, left, owed;
+	u64 bytes = h->heap_live > live0 ? h->heap_live - live0 : 0;
 
 	lockdep_assert_held(&a->lock);
 	if (a->phase != GCA_PHASE_MARK || a->stage == GCA_STAGE_BARRIER ||
@@ -743,6 +744,7 @@ void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 bytes)
 		owed = GCA_ASSIST_BUDGET;
 	else
 		owed = div64_u64(owed, a->next_gc - h->heap_live);
+	/* first saturated, so that the sum below cannot wrap */
 	owed = min_t(u64, owed, GCA_ASSIST_BUDGET);
 	t->assist_debt = min_t(u64, t->assist_debt + owed,
 			       GCA_ASSIST_BUDGET);

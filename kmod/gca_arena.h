@@ -246,7 +246,7 @@ void gca_cycle_kick_all(void);
 int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		  const struct gca_handshake *hs, bool collect);
 int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t);
-void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 bytes);
+void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0);
 void gca_record_pause(struct gca_arena *a, u64 ns);
 bool gca_cycle_in_progress(struct gca_arena *a);
 

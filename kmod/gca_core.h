@@ -225,7 +225,8 @@ int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
 /* Frees all metadata; backing memory is the host's to free. */
 void gca_heap_destroy(struct gca_heap *h);
 
-static inline struct gca_span **__gca_entry(struct gca_heap *h, u64 page)
+/* The span table's slot of a grown page (no bounds check). */
+static inline struct gca_span **gca_entry(struct gca_heap *h, u64 page)
 {
 	return &h->span_table[page / GCA_CHUNK_PAGES][page % GCA_CHUNK_PAGES];
 }
@@ -241,7 +242,7 @@ static inline struct gca_span *gca_span_of(struct gca_heap *h, u64 off)
 
 	if (page >= h->grown_pages)
 		return NULL;
-	s = *__gca_entry(h, page);
+	s = *gca_entry(h, page);
 	if (s && s->state == GCA_SPAN_INUSE)
 		return s;
 	return NULL;

@@ -326,15 +326,21 @@ static void gca_scan_entry(struct gca_heap *h, u64 off)
 }
 
 /* Count one unit of work; every GCA_WORK_QUANTUM, yield and check. */
-static int gca_tick(struct gca_heap *h, unsigned int *work)
+static int __gca_tick(struct gca_heap *h, unsigned int *work, bool resched)
 {
 	if (++*work < GCA_WORK_QUANTUM)
 		return 0;
 	*work = 0;
-	cond_resched();
+	if (resched)
+		cond_resched();
 	if (h->ops->should_abort(h))
 		return -EINTR;
 	return 0;
+}
+
+static int gca_tick(struct gca_heap *h, unsigned int *work)
+{
+	return __gca_tick(h, work, true);
 }
 
 static int gca_drain_queue(struct gca_heap *h, unsigned int *work)
@@ -527,6 +533,7 @@ int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 {
 	u64 off, start = h->scanned_bytes, end = start + budget;
 	unsigned int work = 0;
+	int ret;
 
 	/* budget is bytes to scan: the time the caller holds its lock */
 	while (h->scanned_bytes < end) {
@@ -543,11 +550,9 @@ int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 		 * time slice of another task, milliseconds) made the longest
 		 * pauses.  The collector yields between its slices.
 		 */
-		if (++work >= GCA_WORK_QUANTUM) {
-			work = 0;
-			if (h->ops->should_abort(h))
-				return -EINTR;
-		}
+		ret = __gca_tick(h, &work, false);
+		if (ret)
+			return ret;
 		/* someone waits for the lock: a short slice, then let go */
 		if (h->lock_waiters && READ_ONCE(*h->lock_waiters) &&
 		    h->scanned_bytes - start >= GCA_DRAIN_MIN)

@@ -46,11 +46,6 @@
  */
 #define GCA_GRAY_MAX_BLOCKS	4096
 
-static inline struct gca_span **gca_entry(struct gca_heap *h, u64 page)
-{
-	return __gca_entry(h, page);
-}
-
 static inline size_t gca_span_struct_size(u32 nwords)
 {
 	return sizeof(struct gca_span) + 4 * (size_t)nwords * sizeof(u64);

@@ -265,7 +265,7 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 	memcpy(rf->free_bits, s->cache_bits, s->nwords * sizeof(u64));
 	ret = 0;
 	gca_cycle_check_trigger(a);
-	gca_mark_assist(a, t, h->heap_live > live0 ? h->heap_live - live0 : 0);
+	gca_mark_assist(a, t, live0);
 out:
 	mutex_unlock(&a->lock);
 	return ret;
@@ -311,7 +311,7 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	al->addr = h->user_base + s->start * GCA_PAGE_SIZE;
 	al->needzero = needzero;
 	gca_cycle_check_trigger(a);
-	gca_mark_assist(a, t, h->heap_live > live0 ? h->heap_live - live0 : 0);
+	gca_mark_assist(a, t, live0);
 out:
 	mutex_unlock(&a->lock);
 	return ret;
