@@ -160,8 +160,9 @@ static int gca_refill(struct gca_tcache *tc, unsigned int sc)
 }
 
 /*
- * The cached span of class sc is full: refill, then allocate.  Out of
- * line and cold, so that the fast path below saves no registers for it.
+ * The cached span of class sc is full: refill, then take a slot (not
+ * zeroed: the caller does that).  Out of line and cold: the refill and
+ * its error paths stay off the inlined fast path.
  */
 static __attribute__((noinline, cold)) void *
 gca_small_alloc_slow(struct gca_tcache *tc, unsigned int sc)
@@ -181,8 +182,6 @@ gca_small_alloc_slow(struct gca_tcache *tc, unsigned int sc)
 		errno = EPROTO;
 		return NULL;
 	}
-	if (s->needzero)
-		gca_zero_object(v, s->elemsize);
 	return v;
 }
 
@@ -193,8 +192,11 @@ static inline void *gca_small_alloc(struct gca_tcache *tc, unsigned int sc)
 	void *v;
 
 	v = gca_span_alloc(tc->arena, s);
-	if (unlikely(!v))
-		return gca_small_alloc_slow(tc, sc);
+	if (unlikely(!v)) {
+		v = gca_small_alloc_slow(tc, sc);
+		if (!v)
+			return NULL;
+	}
 	if (s->needzero)
 		gca_zero_object(v, s->elemsize);
 	return v;
