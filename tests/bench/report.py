@@ -266,6 +266,18 @@ class VMProfile:
     def empty(self):
         return not self.runs
 
+    # The program's kernel work, by entry point (with callees).
+    SHARES = (("gca_ioctl", "its ioctls"),
+              ("gca_ioc_refill", "`GCA_IOC_REFILL`"),
+              ("gca_ioc_handshake.isra.0", "handshakes"),
+              ("gca_mark_assist", "mark assists"),
+              ("asm_exc_page_fault", "page faults"))
+
+    def shares(self, cmd):
+        """[(what, % with callees)] of SHARES that the profile of cmd has."""
+        return [(what, v) for sym, what in self.SHARES
+                if (v := self.child(cmd, sym)) is not None]
+
     def child(self, cmd, sym):
         """Total share (callees included) of sym in the program's threads."""
         for tot, _, _, s_ in self.runs.get(cmd, {}).get("children", []):
@@ -1231,14 +1243,8 @@ def main(argv):
                 facts.append("the program's threads %s%% (in the top rows)" % num(mine))
             if coll:
                 facts.append("the collector thread %s%%" % num(coll))
-            for sym, what in (("gca_ioctl", "its ioctls"),
-                              ("gca_ioc_refill", "of which `GCA_IOC_REFILL`"),
-                              ("gca_ioc_handshake.isra.0", "of which handshakes"),
-                              ("gca_mark_assist", "of which mark assists"),
-                              ("asm_exc_page_fault", "its page faults")):
-                v = vmprof.child(cmd, sym)
-                if v is not None:
-                    facts.append("%s %s%% with callees" % (what, num(v)))
+            facts += ["%s %s%% with callees" % (what, num(v))
+                      for what, v in vmprof.shares(cmd)]
             spin = vmprof.self_of(cmd, "mutex_spin_on_owner", comm)
             if spin:
                 facts.append("spinning on `a->lock` (`mutex_spin_on_owner`) %s%%" % num(spin))
@@ -1283,15 +1289,7 @@ def main(argv):
 
     def vm_shares(cmd):
         """The shares the VM profile gives for one program, as text."""
-        parts = []
-        for sym, what in (("gca_ioctl", "its ioctls"),
-                          ("gca_ioc_refill", "`GCA_IOC_REFILL`"),
-                          ("gca_ioc_handshake.isra.0", "handshakes"),
-                          ("gca_mark_assist", "mark assists"),
-                          ("asm_exc_page_fault", "page faults")):
-            v = vmprof.child(cmd, sym)
-            if v is not None:
-                parts.append("%s %s%%" % (what, num(v)))
+        parts = ["%s %s%%" % (what, num(v)) for what, v in vmprof.shares(cmd)]
         spin = vmprof.self_of(cmd, "mutex_spin_on_owner", cmd.split()[0][:15])
         if spin:
             parts.append("spinning on `a->lock` %s%%" % num(spin))
