@@ -328,6 +328,10 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 		goto err_unlock;
 	/* the core reads it with READ_ONCE(), as atomic_read() does */
 	a->heap.lock_waiters = &a->lock_waiters.counter;
+	/* no object at the heap's base address: see gca_pageheap.c */
+	ret = gca_heap_reserve_base(&a->heap);
+	if (ret)
+		goto err_heap;
 	a->nbacking_chunks = DIV_ROUND_UP(size >> PAGE_SHIFT,
 					  GCA_BACKING_CHUNK);
 	a->backing = kvcalloc(a->nbacking_chunks, sizeof(*a->backing),

@@ -262,6 +262,11 @@ struct gca_span *gca_pages_alloc_bits(struct gca_heap *h, u64 npages,
 /* Give the pages of an in-use span back; s is freed. */
 void gca_pages_free(struct gca_heap *h, struct gca_span *s);
 /*
+ * Reserve page 0 of a heap that has not grown yet, so that no object
+ * has the heap's base address (see gca_pageheap.c).  0, -ENOMEM, -EBUSY.
+ */
+int gca_heap_reserve_base(struct gca_heap *h);
+/*
  * Release the backing of free pages, scavenged spans skipped, until
  * h->heap_backed <= target or no free page is backed; returns bytes
  * released.

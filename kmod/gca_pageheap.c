@@ -304,6 +304,38 @@ struct gca_span *gca_pages_alloc(struct gca_heap *h, u64 npages)
 }
 
 /*
+ * Page 0 never holds an object.  Its address is the heap's base, which
+ * the library keeps in a register to form every object address (base +
+ * offset) and to range-check barrier values, so copies of it are on
+ * every stack, spilled by callee-saved register saves.  To a
+ * conservative scan each copy is a pointer to whatever lives at offset 0:
+ * it kept a dead first object alive, and checkmark's re-scan of the
+ * stacks at mark termination counted it as missed by the concurrent
+ * mark (a copy made after the concurrent scan of that stack).
+ *
+ * The reserved page is an in-use span that holds no object (nelems 0,
+ * so gca_span_of() finds it and every index into it is tail waste), on
+ * no list, never backed and not counted in heap_inuse: heap_sys and
+ * heap_released include its 8 KiB of address space.  Freed with the
+ * other span structs by gca_heap_destroy()'s walk of the table.
+ */
+int gca_heap_reserve_base(struct gca_heap *h)
+{
+	struct gca_span *s;
+
+	if (h->grown_pages)
+		return -EBUSY;	/* page 0 may already hold a span */
+	s = gca_pages_alloc_bits(h, 1, 0);
+	if (!s)
+		return -ENOMEM;
+	if (WARN_ON_ONCE(s->start != 0)) {
+		gca_pages_free(h, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * Give an in-use span's pages back, coalescing with free neighbours
  * (mheap.freeSpanLocked).  Cannot fail: the merged span keeps the struct
  * of a free neighbour, or s itself when there is none.

@@ -110,6 +110,38 @@ TEST_F(alloc, every_class)
 }
 
 /*
+ * No object starts at the heap's base address, nor anywhere in the first
+ * heap page: the library forms every address from the base, so copies of
+ * it sit in registers and on stacks, and to a conservative scan each one
+ * would keep the object at offset 0 alive (and checkmark would count it
+ * missed when a copy appeared after the stack was scanned).  A fresh
+ * arena's first spans and first large object are where it would be.
+ */
+TEST_F(alloc, nothing_at_heap_base)
+{
+	uintptr_t base = gca_ctrl(self->a)->heap_base;
+	unsigned int c;
+	int noscan;
+	void *x;
+
+	for (c = 1; c < GCA_NUM_SIZE_CLASSES; c++) {
+		for (noscan = 0; noscan <= 1; noscan++) {
+			size_t size = self->info.class_to_size[c];
+
+			x = noscan ? gca_alloc_noscan(self->a, size) :
+				     gca_alloc(self->a, size);
+			ASSERT_NE(NULL, x);
+			EXPECT_LE(base + GCA_PAGE_SIZE, (uintptr_t)x)
+				TH_LOG("class %u noscan %d at heap offset %lu",
+				       c, noscan, (unsigned long)((uintptr_t)x - base));
+		}
+	}
+	x = gca_alloc(self->a, 3 * GCA_PAGE_SIZE);
+	ASSERT_NE(NULL, x);
+	EXPECT_LE(base + GCA_PAGE_SIZE, (uintptr_t)x);
+}
+
+/*
  * Each request size gets the smallest class that fits: consecutive
  * objects of a request are one class size apart (unless a span ends in
  * between), and the request's bytes are all usable.

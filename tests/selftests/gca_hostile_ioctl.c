@@ -380,7 +380,8 @@ TEST_F_TIMEOUT(raw, nspans_limits_and_buffers, 300)
 	EXPECT_EQ(EFAULT, raw_hs(fd, GCA_IOC_HANDSHAKE,
 				 (void *)(self->hi - GCA_PAGE_SIZE), 1, NULL));
 	/* The control page: readable; its first two entries name no span
-	 * (the third is heap_base: the first span of the heap). */
+	 * (the third is heap_base, where no span starts: page 0 is
+	 * reserved). */
 	EXPECT_EQ(EINVAL, raw_hs(fd, GCA_IOC_HANDSHAKE,
 				 (void *)self->ctrl, 2, NULL));
 	EXPECT_EQ(0, give_back(fd, a, 0));	/* none of that took it */
@@ -608,17 +609,22 @@ TEST_F_TIMEOUT(raw, alloc_large_sizes, 300)
 	EXPECT_EQ(EINVAL, large(fd, 65536, 2, false));
 	EXPECT_EQ(EINVAL, large(fd, 65536, 0x80000000U, false));
 
-	/* The whole heap, in an empty arena: then nothing more fits. */
+	/*
+	 * The whole heap but its first page (reserved: no object has the
+	 * heap's base address), in an empty arena: then nothing more fits.
+	 */
 	ASSERT_EQ(0, raw_stats(fd, &st));
 	ASSERT_EQ(0ULL, st.heap_inuse);
-	EXPECT_EQ(0, large(fd, HEAP, 0, true));
-	EXPECT_EQ(ENOMEM, large(fd, 1, 0, false));
 	EXPECT_EQ(ENOMEM, large(fd, HEAP, 0, false));
+	EXPECT_EQ(0, large(fd, HEAP - GCA_PAGE_SIZE, 0, true));
+	EXPECT_EQ(ENOMEM, large(fd, 1, 0, false));
+	EXPECT_EQ(ENOMEM, large(fd, HEAP - GCA_PAGE_SIZE, 0, false));
 	/* Unreachable: a cycle frees it and all of it is usable again. */
 	ASSERT_EQ(0, collect_clean(fd));
 	ASSERT_EQ(0, raw_stats(fd, &st));
 	EXPECT_EQ(0ULL, st.heap_objects);
-	EXPECT_EQ(0, large(fd, HEAP - 1, GCA_ALLOC_NOSCAN, true));
+	EXPECT_EQ(0, large(fd, HEAP - GCA_PAGE_SIZE - 1, GCA_ALLOC_NOSCAN,
+			   true));
 	ASSERT_EQ(0, collect_clean(fd));
 	/* Small sizes are rounded to whole pages. */
 	EXPECT_EQ(0, large(fd, 1, 0, true));

@@ -126,6 +126,54 @@ TEST_F(heap, first_alloc_grows_one_chunk)
 	EXPECT_EQ(NULL, gca_span_of(h, 0));
 }
 
+/*
+ * The heap's base address names no object: copies of it on stacks and in
+ * registers (the library forms every address from it) keep nothing alive.
+ */
+TEST_F(heap, reserved_base_holds_no_object)
+{
+	struct gca_heap *h = &self->ua.h;
+	struct gca_span *s, *large;
+	bool needzero;
+	int err;
+
+	ASSERT_EQ(0, gca_heap_reserve_base(h));
+	EXPECT_EQ((u64)GCA_CHUNK_PAGES, h->grown_pages);
+	EXPECT_EQ(0ULL, h->heap_inuse);
+	EXPECT_EQ(-EBUSY, gca_heap_reserve_base(h));
+	EXPECT_EQ(0, ua_check(&self->ua, false));
+
+	s = gca_span_refill(h, GCA_SPANCLASS(1, 0), 1, &err);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(1ULL, s->start);
+	large = gca_alloc_large(h, 3 * GCA_PAGE_SIZE, false, &needzero);
+	ASSERT_NE(NULL, large);
+	EXPECT_NE(0ULL, large->start);
+	EXPECT_EQ(0, ua_check(&self->ua, false));
+
+	/* Every byte of page 0: no object, no mark, nothing queued. */
+	h->marking = true;
+	EXPECT_FALSE(gca_mark_word(h, h->user_base));
+	EXPECT_FALSE(gca_mark_word(h, h->user_base + 8));
+	EXPECT_FALSE(gca_mark_word(h, h->user_base + GCA_PAGE_SIZE - 1));
+	EXPECT_FALSE(gca_is_allocated(h, 0));
+	EXPECT_FALSE(gca_is_marked(h, 0));
+	EXPECT_EQ(0ULL, h->shaded);
+	EXPECT_TRUE(gca_mark_word(h, h->user_base + GCA_PAGE_SIZE));
+	h->marking = false;
+
+	/* A free neighbour never merges with page 0. */
+	gca_span_uncache(h, s, 0);
+	list_del(&s->list);
+	list_del(&s->all);
+	h->nspans_inuse--;
+	h->heap_inuse -= s->npages * GCA_PAGE_SIZE;
+	gca_pages_free(h, s);
+	EXPECT_EQ(0, ua_check(&self->ua, false));
+	EXPECT_EQ(GCA_SPAN_INUSE, ua_entry(&self->ua, 0)->state);
+	EXPECT_EQ(1ULL, ua_entry(&self->ua, 0)->npages);
+}
+
 TEST_F(heap, bad_requests)
 {
 	struct gca_heap *h = &self->ua.h;
