@@ -80,24 +80,35 @@ int gca_scan_roots(struct gca_arena *a)
 	return ret;
 }
 
+/* Words of the fallback buffer gca_flush_wbuf() keeps on its stack. */
+#define GCA_WBUF_STACK_WORDS	32
+
 /*
  * The values a thread's write barrier recorded (Go's wbBuf flush): each
  * is shaded if it names an object.  Outside marking they are stale and
  * dropped.
+ *
+ * A flush must not fail for want of memory: the library drops its buffer
+ * once the call is answered, and a recorded value that is never shaded
+ * can be a live object freed.  Without a page to copy through, the words
+ * go through a small buffer on the stack, a few at a time.
  */
 int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n)
 {
+	u64 stackbuf[GCA_WBUF_STACK_WORDS];
+	u32 done = 0, k, cap = PAGE_SIZE / sizeof(u64);
 	u64 *buf;
-	u32 done = 0, k;
 	int ret = 0;
 
 	if (!n)
 		return 0;
-	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL | __GFP_NOWARN);
+	if (!buf) {
+		buf = stackbuf;
+		cap = ARRAY_SIZE(stackbuf);
+	}
 	while (done < n) {
-		k = min_t(u32, n - done, PAGE_SIZE / sizeof(u64));
+		k = min_t(u32, n - done, cap);
 		if (copy_from_user(buf, u64_to_user_ptr(uwbuf) +
 				   (u64)done * sizeof(u64), k * sizeof(u64))) {
 			ret = -EFAULT;
@@ -109,6 +120,7 @@ int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n)
 		mutex_unlock(&a->lock);
 		done += k;
 	}
-	kfree(buf);
+	if (buf != stackbuf)
+		kfree(buf);
 	return ret;
 }
