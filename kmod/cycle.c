@@ -51,6 +51,16 @@
  * All state lives in the arena under arena->lock.  Mutators wait on
  * cycle_wq (woken at every phase change: phase_gen), the collector waits
  * on gc_wq (woken when a thread answers: wake_gen).
+ *
+ * System suspend and hibernation may come at any point of a cycle.  The
+ * freezer stops the process's threads first: those waiting in the module
+ * (held at mark termination, waiting to register) sleep interruptibly,
+ * so the freezer's wake-up ends their call with -EINTR and they freeze on
+ * the way out (the library answers again after the resume).  Then it
+ * freezes the kernel threads: every wait of the collector is freezable
+ * and it also freezes between two slices of work (gca_collector_yield()),
+ * so it stops where it is, even waiting for a thread that froze before
+ * answering, and the cycle goes on after the resume.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -248,6 +258,8 @@ static void gca_collector_yield(struct gca_arena *a)
 {
 	u64 t0;
 
+	/* a system suspend freezes the collector here, or in its waits */
+	try_to_freeze();
 	cond_resched();
 	if (!atomic_read(&a->lock_waiters))
 		return;
@@ -264,6 +276,12 @@ static void gca_collector_yield(struct gca_arena *a)
  * Wait until every thread has done what; with drain, mark the heap while
  * waiting and return only once the gray queue is empty too.  Called and
  * returns without a->lock.  -EINTR when the arena goes away.
+ *
+ * The wait is freezable: a system suspend freezes the process's threads
+ * first, and a thread frozen before it answered never will until the
+ * resume, so a collector that waited for it without freezing would fail
+ * the suspend ("Freezing of tasks failed").  Frozen here, the cycle goes
+ * on after the resume.
  */
 static int gca_wait_threads(struct gca_arena *a, enum gca_wait_for what,
 			    bool drain)
@@ -295,10 +313,10 @@ static int gca_wait_threads(struct gca_arena *a, enum gca_wait_for what,
 			gca_collector_yield(a);
 			continue;
 		}
-		wait_event_timeout(a->gc_wq,
-				   READ_ONCE(a->wake_gen) != gen ||
-				   gca_collector_should_stop(a),
-				   msecs_to_jiffies(GCA_PREEMPT_DELAY_MS));
+		wait_event_freezable_timeout(a->gc_wq,
+					     READ_ONCE(a->wake_gen) != gen ||
+					     gca_collector_should_stop(a),
+					     msecs_to_jiffies(GCA_PREEMPT_DELAY_MS));
 	}
 }
 
@@ -577,9 +595,9 @@ static void gca_run_cycle(struct gca_arena *a, enum gca_gc_reason reason)
 	 * slices would compete with them for a->lock and, on a busy machine,
 	 * for the CPU, stretching the pause of each by the sweep's length.
 	 */
-	wait_event_timeout(a->gc_wq, !READ_ONCE(a->nin_handshake) ||
-			   gca_collector_should_stop(a),
-			   msecs_to_jiffies(GCA_RELEASE_WAIT_MS));
+	wait_event_freezable_timeout(a->gc_wq, !READ_ONCE(a->nin_handshake) ||
+				     gca_collector_should_stop(a),
+				     msecs_to_jiffies(GCA_RELEASE_WAIT_MS));
 	memset(&res, 0, sizeof(res));
 	mutex_lock(&a->lock);
 	ret = gca_finish_sweep(a, &res);
