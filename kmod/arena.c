@@ -242,6 +242,7 @@ struct gca_arena *gca_arena_alloc(void)
 	a = kzalloc(sizeof(*a), GFP_KERNEL_ACCOUNT);
 	if (!a)
 		return ERR_PTR(-ENOMEM);
+	kref_init(&a->ref);
 	mutex_init(&a->lock);
 	atomic_set(&a->lock_waiters, 0);
 	init_rwsem(&a->pages_rwsem);
@@ -363,7 +364,10 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 	mutex_unlock(&a->lock);
 
 	/* gca_arenas_lock ranks above a->lock: taken without it */
-	mutex_lock(&gca_arenas_lock);
+	if (mutex_lock_killable(&gca_arenas_lock)) {
+		ret = -EINTR;
+		goto err_ctrl;
+	}
 	if (gca_arena_limit_reached(a)) {
 		mutex_unlock(&gca_arenas_lock);
 		ret = -EMFILE;
@@ -415,9 +419,23 @@ err_unlock:
 	return ret;
 }
 
+static void gca_arena_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct gca_arena, ref));
+}
+
+/* Drop a reference taken on a->ref (/proc) or the file's own. */
+void gca_arena_put(struct gca_arena *a)
+{
+	kref_put(&a->ref, gca_arena_free);
+}
+
 /*
  * The last reference to the file is gone: no mapping, no ioctl in flight
- * (both hold the file).  Only the collector thread may still run.
+ * (both hold the file).  Only the collector thread may still run, and
+ * /proc readers holding a reference: they look at dying under a->lock
+ * and read nothing once it is set, so everything but the struct itself
+ * goes here.
  */
 void gca_arena_destroy(struct gca_arena *a)
 {
@@ -453,7 +471,7 @@ void gca_arena_destroy(struct gca_arena *a)
 	put_pid(a->pid);
 	mmdrop(a->mm);
 	bitmap_free(a->tid_map);
-	kfree(a);
+	gca_arena_put(a);
 }
 
 /* ---------------------------------------------------------------------
@@ -623,12 +641,20 @@ int gca_arena_mmap(struct gca_arena *a, struct file *file,
 
 int gca_arena_fill_stats(struct gca_arena *a, struct gca_stats *st)
 {
+	mutex_lock(&a->lock);
+	gca_arena_fill_stats_locked(a, st);
+	mutex_unlock(&a->lock);
+	return 0;
+}
+
+void gca_arena_fill_stats_locked(struct gca_arena *a, struct gca_stats *st)
+{
 	struct gca_heap *h = &a->heap;
 	u64 now, elapsed, cpus;
 
+	lockdep_assert_held(&a->lock);
 	memset(st, 0, sizeof(*st));
 	st->size = sizeof(*st);
-	mutex_lock(&a->lock);
 	st->heap_alloc = h->heap_alloc;
 	st->alloc = h->heap_alloc;
 	st->total_alloc = h->total_alloc;
@@ -667,6 +693,4 @@ int gca_arena_fill_stats(struct gca_arena *a, struct gca_stats *st)
 	st->checkmark_cycles = a->checkmark_cycles;
 	st->checkmark_failures = a->checkmark_failures;
 	st->debug = gca_arena_debug(a);
-	mutex_unlock(&a->lock);
-	return 0;
 }

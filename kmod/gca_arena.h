@@ -14,7 +14,13 @@
  *   proc.c   /proc/gcarena
  *
  * Locks, outermost first:
- *   gca_arenas_lock (mutex)  the list of arenas and its ids (arena.c)
+ *   gca_arenas_lock (mutex)  the list of arenas and its ids (arena.c).
+ *                            Shared by every user, so held only for a
+ *                            walk of the list, never while waiting for an
+ *                            arena's lock: /proc takes a reference on each
+ *                            arena (arena->ref) under it, then reads the
+ *                            arenas one by one without it.  Taken killably
+ *                            where a process waits for it (create, /proc).
  *   mmap_lock of the process (the kernel's) -- taken by mmap and faults
  *   arena->lock (mutex)      the heap, the thread list, root ranges, the
  *                            cycle state and every counter below it.  Never
@@ -33,6 +39,7 @@
 #define _GCA_ARENA_H
 
 #include <linux/fs.h>
+#include <linux/kref.h>
 #include <linux/kthread.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
@@ -123,6 +130,13 @@ struct gca_root {
 struct gca_arena {
 	u32 id;
 	struct list_head node;		/* gca_arenas, under gca_arenas_lock */
+	/*
+	 * The file's, and one per /proc reader holding the arena without
+	 * gca_arenas_lock: the last put frees the struct.  A reader that
+	 * finds dying set under lock reads nothing more (the rest goes at
+	 * release, gca_arena_destroy()).
+	 */
+	struct kref ref;
 	struct mm_struct *mm;		/* creator; mmgrab()ed: identity only */
 	struct pid *pid;		/* creator's thread group */
 	char comm[TASK_COMM_LEN];
@@ -225,6 +239,8 @@ int gca_arena_mmap(struct gca_arena *a, struct file *file,
 int gca_fs_init(void);
 void gca_fs_exit(void);
 int gca_arena_fill_stats(struct gca_arena *a, struct gca_stats *st);
+void gca_arena_fill_stats_locked(struct gca_arena *a, struct gca_stats *st);
+void gca_arena_put(struct gca_arena *a);
 
 /* knobs.c */
 int gca_parse_byte_count(const char *val, s64 *out);

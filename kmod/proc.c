@@ -13,11 +13,14 @@
  *
  * Figures are those of GCA_IOC_READ_STATS (gca_arena_fill_stats()), taken
  * under the arena's lock, so every invariant of the ioctl holds here.
+ * The table never waits for an arena's lock with gca_arenas_lock held
+ * (gca_arenas_show()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/mm.h>
 #include <linux/pid.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
@@ -26,44 +29,114 @@
 
 static struct proc_dir_entry *gca_proc_dir;
 
-static bool gca_proc_may_see(struct gca_arena *a)
+/* May the reader see a's row?  *admin caches capable(): -1 = not asked. */
+static bool gca_proc_may_see(struct gca_arena *a, int *admin)
 {
-	return uid_eq(a->uid, current_uid()) || capable(CAP_SYS_ADMIN);
+	if (uid_eq(a->uid, current_uid()))
+		return true;
+	if (*admin < 0)
+		*admin = capable(CAP_SYS_ADMIN);
+	return *admin;
 }
 
+/*
+ * The created arenas the reader may see, each with a reference, into
+ * *out (kvfree() it); their number, or -errno.  Arenas created meanwhile
+ * are left out, as if the read came a moment earlier.
+ */
+static int gca_arenas_get_visible(struct gca_arena ***out)
+{
+	struct gca_arena *a, **v;
+	int admin = -1, n = 0, i = 0;
+
+	if (mutex_lock_killable(&gca_arenas_lock))
+		return -EINTR;
+	list_for_each_entry(a, &gca_arenas, node)
+		if (READ_ONCE(a->created) && gca_proc_may_see(a, &admin))
+			n++;
+	mutex_unlock(&gca_arenas_lock);
+	v = kvmalloc_array(max(n, 1), sizeof(*v), GFP_KERNEL);
+	if (!v)
+		return -ENOMEM;
+	if (mutex_lock_killable(&gca_arenas_lock)) {
+		kvfree(v);
+		return -EINTR;
+	}
+	list_for_each_entry(a, &gca_arenas, node) {
+		if (i == n)
+			break;
+		if (!READ_ONCE(a->created) || !gca_proc_may_see(a, &admin))
+			continue;
+		kref_get(&a->ref);
+		v[i++] = a;
+	}
+	mutex_unlock(&gca_arenas_lock);
+	*out = v;
+	return i;
+}
+
+/*
+ * gca_arenas_lock is every user's: it is held only to take a reference on
+ * each visible arena, and each row is then read under its own arena's
+ * lock alone.  A busy arena delays its own row, never another user's
+ * create or close, nor the reading of rows before it.
+ */
 static int gca_arenas_show(struct seq_file *m, void *v)
 {
+	char comm[TASK_COMM_LEN];
+	struct gca_arena **arenas;
 	struct gca_stats *st;
-	struct gca_arena *a;
+	int i, n, ret = 0;
 
 	st = kmalloc(sizeof(*st), GFP_KERNEL);
 	if (!st)
 		return -ENOMEM;
+	n = gca_arenas_get_visible(&arenas);
+	if (n < 0) {
+		kfree(st);
+		return n;
+	}
 	seq_printf(m, "%-6s %-8s %-16s %14s %14s %14s %14s %14s %8s %14s %16s %10s %20s\n",
 		   "id", "pid", "comm", "heap_alloc", "heap_inuse",
 		   "heap_sys", "heap_released", "next_gc", "num_gc",
 		   "last_pause_ns", "pause_total_ns", "gc_percent",
 		   "memory_limit");
-	mutex_lock(&gca_arenas_lock);
-	list_for_each_entry(a, &gca_arenas, node) {
+	for (i = 0; i < n; i++) {
+		struct gca_arena *a = arenas[i];
 		u64 last_pause;
+		bool live;
+		pid_t pid;
 
-		if (!READ_ONCE(a->created) || !gca_proc_may_see(a))
+		if (!ret && mutex_lock_killable(&a->lock))
+			ret = -EINTR;
+		if (ret) {
+			gca_arena_put(a);
 			continue;
-		gca_arena_fill_stats(a, st);
-		last_pause = st->num_gc ?
-			st->pause_ns[(st->num_gc + GCA_NUM_PAUSE - 1) %
-				     GCA_NUM_PAUSE] : 0;
-		seq_printf(m, "%-6u %-8d %-16s %14llu %14llu %14llu %14llu %14llu %8u %14llu %16llu %10d %20lld\n",
-			   a->id, pid_vnr(a->pid), a->comm, st->heap_alloc,
-			   st->heap_inuse, st->heap_sys, st->heap_released,
-			   st->next_gc, st->num_gc, last_pause,
-			   st->pause_total_ns, st->gc_percent,
-			   st->memory_limit);
+		}
+		/* released meanwhile: only the struct is left */
+		live = !READ_ONCE(a->dying);
+		if (live) {
+			gca_arena_fill_stats_locked(a, st);
+			pid = pid_vnr(a->pid);
+			memcpy(comm, a->comm, sizeof(comm));
+		}
+		mutex_unlock(&a->lock);
+		if (live) {
+			last_pause = st->num_gc ?
+				st->pause_ns[(st->num_gc + GCA_NUM_PAUSE - 1) %
+					     GCA_NUM_PAUSE] : 0;
+			seq_printf(m, "%-6u %-8d %-16s %14llu %14llu %14llu %14llu %14llu %8u %14llu %16llu %10d %20lld\n",
+				   a->id, pid, comm, st->heap_alloc,
+				   st->heap_inuse, st->heap_sys,
+				   st->heap_released, st->next_gc, st->num_gc,
+				   last_pause, st->pause_total_ns,
+				   st->gc_percent, st->memory_limit);
+		}
+		gca_arena_put(a);
 	}
-	mutex_unlock(&gca_arenas_lock);
+	kvfree(arenas);
 	kfree(st);
-	return 0;
+	return ret;
 }
 
 static void gca_show_ring(struct seq_file *m, const char *name, const u64 *v)

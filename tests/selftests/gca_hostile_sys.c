@@ -4,24 +4,213 @@
  * arena, however busy, must not stall another user's arena calls or
  * /proc reads, and no cycle may stop the system from suspending.
  *
- * Runs as root.  No timing is judged: each test asserts an order of
+ * Runs as root; the other user is uid/gid 1000 (setgroups, setgid,
+ * setuid in a child).  No timing is judged: each test asserts an order of
  * events (this finished while that was provably still under way).
  *
  * Tests:
+ *   sys.busy_arena_stalls_no_one   a long hold of one arena's lock
+ *       (ALLOC_LARGE populating hundreds of MiB) with a root reader of
+ *       /proc/gcarena/arenas stuck on that arena: another user's
+ *       create, close and /proc read finish meanwhile, and the stuck
+ *       reader dies at once when killed
  *   suspend.*  (variants freeze, mem, disk) a cycle waiting for a
  *       registered thread blocked in read() (no preempt signal): the
  *       freezer test (/sys/power/pm_test = freezer) of that sleep state
  *       succeeds, and the cycle completes after the resume; SKIP without
  *       /sys/power/pm_test (CONFIG_PM_DEBUG) or that state
  */
+#include <grp.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "gca_test.h"
+
+#define OTHER_UID	1000
+#define OTHER_GID	1000
+
+static int drop_privileges(void)
+{
+	if (setgroups(0, NULL) || setgid(OTHER_GID) || setuid(OTHER_UID))
+		return -1;
+	return getuid() == OTHER_UID ? 0 : -1;
+}
+
+/* One byte from fd, waiting at most ms (-1: forever); the byte or -1. */
+static int read_byte(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, ms) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return (unsigned char)c;
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
 
 static void write_byte(int fd, char c)
 {
 	if (write(fd, &c, 1) != 1)
 		_exit(99);
+}
+
+/* The state letter of /proc/PID/stat ('R', 'S', 'D', ...), or 0. */
+static char task_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* ---------------------------------------------------------------------
+ * One arena's long lock hold stalls no one else
+ */
+
+#define BUSY_HEAP	(2048 * SZ_1M)
+#define BUSY_BYTES	(768 * SZ_1M)	/* ALLOC_LARGE: populated under lock */
+
+/*
+ * The busy user: one GCA_IOC_ALLOC_LARGE whose pages the kernel takes
+ * and zeroes under the arena's lock (fresh pages: no zeroing after it).
+ * 'S' just before the call, 'D' just after: in between, the call is
+ * provably under way.
+ */
+static void busy_child(int out)
+{
+	struct gca_params pr = { .heap_size = BUSY_HEAP, .gc_percent = -1,
+				 .flags = GCA_PARAM_GC_PERCENT };
+	struct gca_alloc_large al = { .size = sizeof(al), .bytes = BUSY_BYTES };
+	struct gca_arena *a;
+	int ret;
+
+	if (gca_open(&a, &pr))
+		_exit(2);
+	write_byte(out, 'S');
+	ret = ioctl(gca_arena_fd(a), GCA_IOC_ALLOC_LARGE, &al);
+	write_byte(out, ret ? 'E' : 'D');
+	/* stay until told: the arena must not go away under the others */
+	read_byte(out, -1);
+	_exit(0);
+}
+
+/* Root reading the whole table in a loop: it sees the busy arena. */
+static void reader_child(void)
+{
+	char *buf = malloc(1 << 20);
+
+	for (;;)
+		read_file(GCA_PROC "/arenas", buf, 1 << 20);
+}
+
+/* The other user: an arena made and closed, and the table read. */
+static void other_child(int out)
+{
+	struct gca_params pr = { .heap_size = 64 * SZ_1M };
+	struct gca_arena *a;
+	char *buf = malloc(1 << 20);
+
+	if (drop_privileges())
+		_exit(2);
+	if (gca_open(&a, &pr))
+		_exit(3);
+	gca_close(a);
+	if (!buf || read_file(GCA_PROC "/arenas", buf, 1 << 20) <= 0)
+		_exit(4);
+	write_byte(out, 'B');
+	_exit(0);
+}
+
+TEST(busy_arena_stalls_no_one)
+{
+	int busy[2], other[2], status, c, i, in_a_row = 0;
+	pid_t bpid, rpid, opid;
+	bool stuck = false, reaped = false;
+
+	/* a socketpair: the busy child reads its "go away" from it too */
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, busy));
+	ASSERT_EQ(0, pipe(other));
+	bpid = fork();
+	ASSERT_LE(0, bpid);
+	if (!bpid) {
+		close(busy[0]);
+		busy_child(busy[1]);
+	}
+	close(busy[1]);
+	ASSERT_EQ('S', read_byte(busy[0], 60000));
+
+	rpid = fork();
+	ASSERT_LE(0, rpid);
+	if (!rpid)
+		reader_child();
+
+	/*
+	 * The reader is stuck once it sleeps uninterruptibly (on the busy
+	 * arena's lock) in three looks in a row.
+	 */
+	for (i = 0; !stuck && !readable(busy[0]); i++) {
+		in_a_row = task_state(rpid) == 'D' ? in_a_row + 1 : 0;
+		stuck = in_a_row >= 3;
+		sleep_ms(2);
+	}
+	if (!stuck) {
+		kill(rpid, SIGKILL);
+		waitpid(rpid, &status, 0);
+		write_byte(busy[0], 'q');
+		waitpid(bpid, &status, 0);
+		SKIP(return, "the hold ended before the reader was seen stuck (%d looks): nothing to judge",
+		     i);
+	}
+
+	opid = fork();
+	ASSERT_LE(0, opid);
+	if (!opid) {
+		close(other[0]);
+		other_child(other[1]);
+	}
+	close(other[1]);
+	/* whichever comes first: the other user done, or the hold over */
+	for (c = -1; c < 0 && !readable(busy[0]); )
+		c = read_byte(other[0], 5);
+	EXPECT_EQ('B', c)
+		TH_LOG("another user's create, close and /proc read waited for the busy arena's lock hold");
+	EXPECT_FALSE(readable(busy[0]) && c != 'B');
+
+	/* The stuck reader is killable, still during the hold. */
+	if (c == 'B' && !readable(busy[0])) {
+		kill(rpid, SIGKILL);
+		while (!reaped && !readable(busy[0])) {
+			reaped = waitpid(rpid, &status, WNOHANG) == rpid;
+			sleep_ms(2);
+		}
+		EXPECT_TRUE(reaped)
+			TH_LOG("a /proc reader waiting for a busy arena could not be killed during the hold");
+	} else {
+		kill(rpid, SIGKILL);
+	}
+	if (!reaped)
+		waitpid(rpid, &status, 0);
+
+	c = read_byte(busy[0], 300000);
+	EXPECT_EQ('D', c) TH_LOG("ALLOC_LARGE of %lu MiB failed", BUSY_BYTES / SZ_1M);
+	write_byte(busy[0], 'q');
+	ASSERT_EQ(bpid, waitpid(bpid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(opid, waitpid(opid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("other user's child: status %#x", status);
 }
 
 /* ---------------------------------------------------------------------
