@@ -203,11 +203,17 @@ static bool gca_should_abort(struct gca_heap *h)
 	return fatal_signal_pending(current);
 }
 
+static bool gca_may_log(struct gca_heap *h)
+{
+	return gca_checkmark_may_log(h->priv);
+}
+
 static const struct gca_heap_ops gca_heap_ops = {
 	.populate	= gca_populate,
 	.release	= gca_release,
 	.map		= gca_map,
 	.should_abort	= gca_should_abort,
+	.may_log	= gca_may_log,
 };
 
 static void gca_backing_free(struct gca_arena *a)

@@ -65,8 +65,10 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/freezer.h>
+#include <linux/hash.h>
 #include <linux/kthread.h>
 #include <linux/math64.h>
+#include <linux/ratelimit.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -388,6 +390,37 @@ static int gca_finish_sweep(struct gca_arena *a, struct gca_sweep_result *res)
 }
 
 /*
+ * Checkmark's lines in the kernel log.  Any arena's owner may turn
+ * checkmark on and provoke misses (stores behind the barrier's back), and
+ * may open new arenas, so the per-heap caps (GCA_CK_REPORT_MAX lines of
+ * detail, GCA_CK_CYCLES_LOGGED cycles) do not bound the log by
+ * themselves: every line also takes a token from its user's budget, then
+ * one from the module's (printk_ratelimited()'s model).  Users are hashed
+ * into GCA_LOG_USERS budgets, fixed and never freed: nothing to allocate
+ * per user, and closing arenas does not refill a budget; two users in one
+ * bucket share it.  The user's budget is the smaller, so that one user
+ * cannot spend the module's alone.  What is not logged is still counted
+ * (checkmark_failures, checkmark_cycles in the statistics).
+ */
+static struct ratelimit_state gca_log_user_rs[GCA_LOG_USERS] = {
+	[0 ... GCA_LOG_USERS - 1] =
+		RATELIMIT_STATE_INIT(gca_log_user_rs, GCA_LOG_USER_INTERVAL,
+				     GCA_LOG_USER_BURST),
+};
+static DEFINE_RATELIMIT_STATE(gca_log_rs, GCA_LOG_INTERVAL, GCA_LOG_BURST);
+
+/* May arena a log one more checkmark line?  Takes the tokens if so. */
+bool gca_checkmark_may_log(struct gca_arena *a)
+{
+	u32 b = hash_32(__kuid_val(a->uid), GCA_LOG_USER_BITS);
+
+	/* each string names the lines it dropped, once its interval ends */
+	return ___ratelimit(&gca_log_user_rs[b],
+			    KBUILD_MODNAME ": checkmark: one user's lines") &&
+	       ___ratelimit(&gca_log_rs, KBUILD_MODNAME ": checkmark: lines");
+}
+
+/*
  * Checkmark, with every thread held at mark termination: mark again from
  * the roots and count what the concurrent mark missed.
  */
@@ -423,7 +456,8 @@ static int gca_checkmark(struct gca_arena *a)
 	if (failures) {
 		a->checkmark_failures += failures;
 		/* the first few cycles, then only the counters (proc) */
-		if (a->checkmark_failed_cycles < GCA_CK_CYCLES_LOGGED)
+		if (a->checkmark_failed_cycles < GCA_CK_CYCLES_LOGGED &&
+		    gca_checkmark_may_log(a))
 			pr_err("arena %u: checkmark: cycle %llu: %llu reachable objects were not marked%s\n",
 			       a->id, a->cycle, failures,
 			       a->checkmark_failed_cycles + 1 ==

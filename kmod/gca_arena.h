@@ -61,6 +61,13 @@
 #define GCA_DRAIN_BUDGET	4096	/* bytes scanned per lock hold */
 #define GCA_FLUSH_ROUNDS	4	/* before mark termination, at most */
 #define GCA_CK_CYCLES_LOGGED	4	/* checkmark failures logged per arena */
+/* checkmark lines in the kernel log, see gca_checkmark_may_log() */
+#define GCA_LOG_INTERVAL	(5 * HZ)
+#define GCA_LOG_BURST		40	/* all users, per interval */
+#define GCA_LOG_USER_INTERVAL	(60 * HZ)
+#define GCA_LOG_USER_BURST	20	/* one user; a cycle's report is 17 */
+#define GCA_LOG_USER_BITS	6
+#define GCA_LOG_USERS		(1 << GCA_LOG_USER_BITS)	/* budgets */
 #define GCA_RELEASE_WAIT_MS	10	/* for the held threads to leave */
 #define GCA_SWEEP_BUDGET	16	/* spans per lock hold */
 #define GCA_CLEAR_BUDGET	256	/* spans per lock hold */
@@ -265,6 +272,7 @@ int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t);
 void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0);
 void gca_record_pause(struct gca_arena *a, u64 ns);
 bool gca_cycle_in_progress(struct gca_arena *a);
+bool gca_checkmark_may_log(struct gca_arena *a);
 
 /* threads.c */
 struct gca_thread *gca_thread_current(struct gca_arena *a);

@@ -120,6 +120,12 @@ struct gca_heap_ops {
 	const void *(*map)(struct gca_heap *h, u64 off, u64 *len);
 	/* True when long work should stop (thread stopping, process dying). */
 	bool (*should_abort)(struct gca_heap *h);
+	/*
+	 * May the heap log one more line of checkmark detail?  The host's
+	 * rate limits (the module's, the user's); NULL: always.  Asked only
+	 * for a line about to be printed.
+	 */
+	bool (*may_log)(struct gca_heap *h);
 };
 
 /* ---------------------------------------------------------------------
@@ -216,7 +222,8 @@ struct gca_heap {
 /*
  * Lines of checkmark detail a heap may log in its life: a process that
  * bypasses the barrier on purpose must not flood the kernel log (the
- * counts are in the statistics).
+ * counts are in the statistics).  A process can make new heaps, so the
+ * host also rate-limits the lines (ops->may_log).
  */
 #define GCA_CK_REPORT_MAX	16
 

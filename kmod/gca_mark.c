@@ -143,6 +143,12 @@ static inline u64 gca_live_bits(const struct gca_span *s, u64 w)
 	return s->alloc_bits[w] | (s->cached ? s->cache_bits[w] : 0);
 }
 
+/* The host's rate limit on checkmark lines (ops->may_log). */
+static bool gca_may_log(struct gca_heap *h)
+{
+	return !h->ops->may_log || h->ops->may_log(h);
+}
+
 /*
  * Checkmark: the re-mark reached slot idx of s, which the concurrent mark
  * left white.  Log where from, for the first few: an object found only
@@ -159,6 +165,8 @@ static void gca_checkmark_report(struct gca_heap *h, struct gca_span *s,
 	if (h->ck_reported >= GCA_CK_REPORT_MAX)
 		return;
 	if (from == GCA_CK_FROM_ROOTS) {
+		if (!gca_may_log(h))
+			return;
 		h->ck_reported++;
 		pr_warn("checkmark: object at heap offset %llu (size %llu, spanclass %u) missed, found from a stack, a root range or a cached span\n",
 			off, s->elemsize, s->spanclass);
@@ -171,6 +179,8 @@ static void gca_checkmark_report(struct gca_heap *h, struct gca_span *s,
 	if (pidx >= ps->nelems ||
 	    !(ps->check_bits[pidx / 64] & (1ULL << (pidx % 64))))
 		return;		/* the parent was missed too */
+	if (!gca_may_log(h))
+		return;
 	h->ck_reported++;
 	pr_warn("checkmark: object at heap offset %llu (size %llu, spanclass %u) missed, found in marked object at %llu (size %llu, spanclass %u, cached %d)\n",
 		off, s->elemsize, s->spanclass,
@@ -591,7 +601,8 @@ u64 gca_checkmark_verify(struct gca_heap *h)
 			u64 lost = s->mark_bits[w] & ~s->check_bits[w] &
 				   gca_live_bits(s, w);
 
-			if (lost && h->ck_reported < GCA_CK_REPORT_MAX) {
+			if (lost && h->ck_reported < GCA_CK_REPORT_MAX &&
+			    gca_may_log(h)) {
 				h->ck_reported++;
 				pr_warn("checkmark: object at heap offset %llu (size %llu) reachable but not marked\n",
 					(s->start << GCA_PAGE_SHIFT) +

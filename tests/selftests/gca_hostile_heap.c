@@ -29,13 +29,19 @@
  *                              the write barrier's back with checkmark
  *                              on: cycles go on, the kernel log is not
  *                              flooded
+ *   checkmark_log_many_arenas  (concurrent marking) a user whose arenas,
+ *                              one after another, each provoke checkmark
+ *                              misses gets at most its budget of kernel
+ *                              log lines; another user's still appear
  *   still_working              a fresh arena allocates, collects, verifies
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "gca_test.h"
 
@@ -1071,6 +1077,220 @@ TEST_F_TIMEOUT(heap, barrier_bypass_checkmark, 240)
 	free(b.holders);
 	free(w);
 	check_invariants(_metadata, self->a);
+}
+
+/*
+ * The per-heap caps bound what one arena logs, not what a process that
+ * opens arena after arena does: checkmark's lines are rate-limited per
+ * user (and per module).  Each arena of a child running as another user
+ * hides FLOOD_HIDDEN objects from the concurrent mark: between cycles
+ * their only pointers are outside the roots; once a cycle has scanned
+ * the root ranges, a registered thread stores the pointers into one with
+ * plain stores (no barrier) before it answers the next handshake, so the
+ * cycle cannot end before they are there, and only checkmark's re-mark
+ * finds them.  Without a preempt signal nothing answers for the thread:
+ * the order holds however the threads are scheduled.  Every such arena
+ * logs its misses (16 lines of detail and a line per cycle, without a
+ * limit); the kernel log must get at most the user's budget per
+ * interval.  A second user's misses are still logged afterwards: one
+ * user's flood does not silence the others.
+ */
+#define FLOOD_ARENAS	12
+#define FLOOD_HIDDEN	24	/* more than the 16 lines of detail */
+#define FLOOD_CYCLES	2
+#define FLOOD_UID	1000	/* the flooder */
+#define FLOOD_UID2	1001	/* another user, in another budget */
+/* kmod/gca_arena.h: GCA_LOG_USER_BURST lines per GCA_LOG_USER_INTERVAL */
+#define LOG_USER_BURST	20
+#define LOG_USER_SECS	60
+
+struct hider {
+	struct gca_arena *a;
+	const struct gca_ctrl *ctrl;
+	void **slots;			/* a root range */
+	void *hidden[FLOOD_HIDDEN];	/* malloc: not scanned */
+	unsigned int n;
+	int started, err;
+	volatile int stop;
+};
+
+/* Plain stores, out of line: the pointers do not stay in its frame. */
+static noinline void hider_fill(struct hider *h, bool fill)
+{
+	void *volatile *slots = (void *volatile *)h->slots;
+	unsigned int i;
+
+	for (i = 0; i < h->n; i++)
+		slots[i] = fill ? h->hidden[i] : NULL;
+}
+
+/*
+ * Registered, at its safepoints only.  Between cycles the slots are
+ * empty; from a cycle's third handshake on (the second, SCAN, ended only
+ * once the root ranges were scanned) they hold the pointers, stored
+ * before this thread answers it.
+ */
+static void *hider_main(void *arg)
+{
+	struct hider *h = arg;
+	uint64_t base = 0, seq;
+	bool off_seen = false;
+	uint32_t ph;
+
+	h->err = gca_register_thread(h->a);
+	__atomic_store_n(&h->started, 1, __ATOMIC_RELEASE);
+	while (!h->err && !h->stop) {
+		/* hs_seq first: the kernel writes the phase before it */
+		seq = __atomic_load_n(&h->ctrl->hs_seq, __ATOMIC_ACQUIRE);
+		ph = __atomic_load_n(&h->ctrl->phase, __ATOMIC_ACQUIRE);
+		if (ph == GCA_PHASE_OFF) {
+			base = seq;
+			off_seen = true;
+			hider_fill(h, false);
+		} else if (off_seen && seq >= base + 3 &&
+			   ph == GCA_PHASE_MARK) {
+			hider_fill(h, true);
+		}
+		gca_poll(h->a);
+	}
+	gca_unregister_thread(h->a);
+	return NULL;
+}
+
+/* Large objects: no thread caches their spans (cached slots are shaded). */
+__test_helper int hide_objects(struct gca_arena *a, struct hider *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < h->n; i++) {
+		h->hidden[i] = gca_alloc(a, 40000);
+		if (!h->hidden[i])
+			return -1;
+	}
+	return 0;
+}
+
+struct flood_report {
+	int err;		/* the step that failed, 0 if none */
+	unsigned int missed;	/* arenas whose checkmark found misses */
+	uint64_t failures;	/* objects missed, all arenas */
+	int last_id;		/* the last arena's id */
+};
+
+/* One arena with checkmark on and nhidden objects hidden: its misses. */
+static int flood_one(struct flood_report *r, unsigned int nhidden)
+{
+	struct gca_params pr = { .heap_size = 64 * SZ_1M, .gc_percent = -1,
+				 .flags = GCA_PARAM_GC_PERCENT,
+				 .preempt_signal = -1 };
+	struct hider *h = calloc(1, sizeof(*h));
+	struct gca_memstats ms;
+	struct gca_arena *a;
+	pthread_t th;
+	int i, ret;
+
+	if (!h || gca_open(&a, &pr))
+		return 1;
+	r->last_id = gca_arena_id(a);
+	h->n = nhidden;
+	h->a = a;
+	h->ctrl = gca_ctrl(a);
+	h->slots = calloc(FLOOD_HIDDEN, sizeof(void *));
+	if (!h->slots || gca_set_debug(a, GCA_DEBUG_CHECKMARK) < 0 ||
+	    gca_add_roots(a, h->slots, FLOOD_HIDDEN * sizeof(void *)) ||
+	    hide_objects(a, h))
+		return 2;
+	clear_stack();
+	if (pthread_create(&th, NULL, hider_main, h))
+		return 3;
+	while (!__atomic_load_n(&h->started, __ATOMIC_ACQUIRE))
+		sleep_ms(1);
+	for (i = 0, ret = h->err; i < FLOOD_CYCLES && !ret; i++)
+		ret = gca_collect(a);
+	h->stop = 1;
+	pthread_join(th, NULL);
+	if (ret || gca_read_memstats(a, &ms))
+		return 4;
+	r->missed += ms.checkmark_failures > 0;
+	r->failures += ms.checkmark_failures;
+	gca_close(a);
+	free(h->slots);
+	free(h);
+	return 0;
+}
+
+/* A child running as uid floods that many arenas, nhidden objects each. */
+static int flood_as(uid_t uid, unsigned int arenas, unsigned int nhidden,
+		    struct flood_report *out)
+{
+	struct flood_report *r;
+	unsigned int i;
+	int status;
+	pid_t pid;
+
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (setgroups(0, NULL) || setgid(uid) || setuid(uid))
+			_exit(10);
+		for (i = 0; i < arenas && !r->err; i++)
+			r->err = flood_one(r, nhidden);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		r->err = 20;
+	*out = *r;
+	munmap(r, sizeof(*r));
+	return 0;
+}
+
+/* Lines of the kernel log naming arena id's checkmark cycles. */
+static unsigned int klog_arena_cycles(int id)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "arena %d: checkmark: cycle", id);
+	return klog_count(what);
+}
+
+TEST_F_TIMEOUT(heap, checkmark_log_many_arenas, 600)
+{
+	struct flood_report r, r2;
+	unsigned int lines0, lines, bound;
+	uint64_t t0, secs;
+
+	lines0 = klog_count("checkmark");
+	t0 = now_ns();
+	ASSERT_EQ(0, flood_as(FLOOD_UID, FLOOD_ARENAS, FLOOD_HIDDEN, &r));
+	secs = (now_ns() - t0) / 1000000000ULL;
+	lines = klog_count("checkmark") - lines0;
+	TH_LOG("uid %d: %u arenas, %u with misses (%llu objects), %u kernel log lines in %llu s",
+	       FLOOD_UID, FLOOD_ARENAS, r.missed,
+	       (unsigned long long)r.failures, lines,
+	       (unsigned long long)secs);
+	ASSERT_EQ(0, r.err);
+	/* else nothing was provoked: the test would prove nothing */
+	ASSERT_LE(FLOOD_ARENAS / 2U, r.missed);
+	/* the user's budget per interval begun, and its "suppressed" line */
+	bound = (LOG_USER_BURST + 1) * (1 + secs / LOG_USER_SECS);
+	EXPECT_GE(bound, lines)
+		TH_LOG("one user's arenas logged %u checkmark lines, budget %u",
+		       lines, bound);
+
+	/* Another user's misses still get to the log. */
+	ASSERT_EQ(0, flood_as(FLOOD_UID2, 1, 4, &r2));
+	ASSERT_EQ(0, r2.err);
+	ASSERT_LT(0ULL, r2.failures);
+	EXPECT_LE(1U, klog_arena_cycles(r2.last_id))
+		TH_LOG("uid %d's checkmark report was silenced by uid %d's",
+		       FLOOD_UID2, FLOOD_UID);
 }
 #endif
 
