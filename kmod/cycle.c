@@ -26,10 +26,15 @@
  *     stack (copy_from_user, in its own context) and goes on; the root
  *     ranges and the stacks of parked threads are scanned by whichever
  *     process thread gets there first (a thread that parks before it
- *     answered this round scans its own as it parks).  Meanwhile this thread drains the
- *     gray queue a slice at a time, reading the heap through kernel
- *     mappings, and lets waiting mutators have the lock between two
- *     slices (gca_collector_yield()).  Allocation is black; mutators
+ *     answered this round scans its own as it parks).  A thread that
+ *     registers during the mark is not born scanned, as Go's new
+ *     goroutines are: pthread_create() hands it pointers through memory
+ *     nobody scans, and its creator may drop them before its own scan,
+ *     so it scans its stack at its first answer or park, and no later
+ *     round ends without it (gca_thread_done()).  Meanwhile this thread
+ *     drains the gray queue a slice at a time, reading the heap through
+ *     kernel mappings, and lets waiting mutators have the lock between
+ *     two slices (gca_collector_yield()).  Allocation is black; mutators
  *     that allocate during the mark owe marking work in proportion
  *     (gca_mark_assist()).
  *  3b. MARK, stage FLUSH (Go's gcMarkDone ragged barrier): rounds at
@@ -184,11 +189,21 @@ enum gca_wait_for {
 	GCA_WAIT_SCANNED,	/* every stack and the roots scanned */
 };
 
+/*
+ * Past the scan stage every stack has been scanned but those of threads
+ * registered since, which answer the next round only once they have
+ * scanned it themselves (gca_handshake()), or, parked, are scanned as
+ * they park or by others: the rounds of FLUSH and TERM wait for that
+ * too, so that nothing a new thread holds is shaded after the final
+ * drain.
+ */
 static bool gca_thread_done(struct gca_arena *a, struct gca_thread *t,
 			    enum gca_wait_for what)
 {
 	if (what == GCA_WAIT_ACKED)
-		return t->parked || t->acked_seq == a->hs_seq;
+		return (t->parked || t->acked_seq == a->hs_seq) &&
+		       (a->stage == GCA_STAGE_BARRIER ||
+			t->scanned_cycle == a->scan_id);
 	return t->scanned_cycle == a->scan_id;
 }
 
@@ -862,7 +877,9 @@ static int gca_help_scan(struct gca_arena *a)
 	int err;
 
 	lockdep_assert_held(&a->lock);
-	if (a->stage != GCA_STAGE_SCAN && a->stage != GCA_STAGE_CHECK)
+	/* nothing is scanned before every barrier is on */
+	if ((a->phase != GCA_PHASE_MARK && a->phase != GCA_PHASE_MARK_TERM) ||
+	    a->stage == GCA_STAGE_BARRIER)
 		return 0;
 	if (!a->roots_claimed && !a->roots_scanned) {
 		a->roots_claimed = true;
@@ -916,7 +933,7 @@ static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
 	int err;
 
 	if ((a->phase != GCA_PHASE_MARK && a->phase != GCA_PHASE_MARK_TERM) ||
-	    (a->stage != GCA_STAGE_SCAN && a->stage != GCA_STAGE_CHECK) ||
+	    a->stage == GCA_STAGE_BARRIER ||
 	    t->scanned_cycle == scan || t->park_claimed)
 		return;
 	t->park_claimed = true;
@@ -980,12 +997,13 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		bool in_cycle = a->phase == GCA_PHASE_MARK ||
 				a->phase == GCA_PHASE_MARK_TERM;
 
-		if (t && in_cycle && t->acked_seq != a->hs_seq) {
-			t->acked_seq = a->hs_seq;
-			t->barrier_cycle = a->cycle;
-			worked = true;
-			gca_wake_collector(a);
-		}
+		/*
+		 * A stack due for scanning is scanned before the round is
+		 * answered: the collector may end the mark as soon as the
+		 * last thread answers mark termination, and a thread that
+		 * registered after the scan stage (its stack still due)
+		 * would shade what it holds after the final drain.
+		 */
 		if (t && in_cycle && a->stage != GCA_STAGE_BARRIER &&
 		    t->scanned_cycle != a->scan_id) {
 			u64 scan = a->scan_id, lo = t->stack_lo, hi = t->stack_hi;
@@ -1007,6 +1025,12 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 				break;
 			}
 			continue;
+		}
+		if (t && in_cycle && t->acked_seq != a->hs_seq) {
+			t->acked_seq = a->hs_seq;
+			t->barrier_cycle = a->cycle;
+			worked = true;
+			gca_wake_collector(a);
 		}
 		ts = ktime_get_ns();
 		err = gca_help_scan(a);

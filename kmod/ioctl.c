@@ -167,18 +167,25 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 	t->tid = tid;
 	t->task = get_task_struct(current);
 	/*
-	 * A new thread has no pointer the collector needs (the contract:
-	 * what it was handed stays reachable from its creator), and it
-	 * reads the phase itself: it joins the cycle as answered and
-	 * scanned, with its barrier on.
+	 * A new thread reads the phase itself: it joins the cycle as
+	 * answered, with its barrier on.  Not as scanned: it may hold the
+	 * only reference to what its creator handed it (pthread_create's
+	 * argument is not scanned memory), and the creator, its own stack
+	 * not scanned yet, may drop its copy as soon as the new thread has
+	 * registered.  It scans its stack at its first answer, or as it
+	 * parks (gca_handshake()), before the mark can end: past the
+	 * barrier stage it owes the round in force that answer (the
+	 * library answers when hs_seq differs from the one it is given).
 	 */
 	t->acked_seq = a->hs_seq;
+	if (a->phase == GCA_PHASE_MARK && a->stage != GCA_STAGE_BARRIER)
+		t->acked_seq--;
 	t->barrier_cycle = a->cycle;
-	t->scanned_cycle = a->scan_id;
+	t->scanned_cycle = a->scan_id - 1;
 	list_add_tail(&t->node, &a->threads);
 	a->nthreads++;
 	r->tid = tid;
-	r->hs_seq = a->hs_seq;
+	r->hs_seq = t->acked_seq;
 	/* a cycle that waited for a mutator to scan the roots may go now */
 	if (a->request != GCA_GC_NONE)
 		wake_up(&a->gc_wq);

@@ -424,6 +424,148 @@ TEST_F_TIMEOUT(threads, pointer_handoff, 120)
 
 /* ------------------------------------------------------------------ */
 
+/*
+ * The same hand-off in the middle of a cycle's stack scan, the order
+ * made exact with no preempt signal: the creator answers the barrier
+ * round, the scan round begins, it creates the new thread with the only
+ * reference to a list, the new thread registers, takes the list and
+ * parks, and only then does the creator drop its copy and have its own
+ * stack scanned.  The new thread's stack holds the only reference: the
+ * cycle must scan it (a new thread is not born scanned), or the list is
+ * freed while the thread holds it.
+ */
+#define MIDSCAN_NODES	500
+
+static void *collect_main(void *arg)
+{
+	gca_collect(arg);
+	return NULL;
+}
+
+struct midscan {
+	struct gca_arena *a;
+	struct node *list;	/* the creator's copy, for pthread_create */
+	int ready[2], go[2];	/* pipes: taken and parked / cycle done */
+	uint64_t good, live;
+	int err;
+};
+
+/* How many nodes of list l does the kernel say are allocated? */
+__test_helper uint64_t count_allocated(struct gca_arena *a, struct node *l)
+{
+	uint64_t addrs[MIDSCAN_NODES], live[(MIDSCAN_NODES + 63) / 64];
+	struct gca_query q;
+	uint64_t n = 0, i, got = 0;
+
+	for (; l && n < MIDSCAN_NODES; l = l->left)
+		addrs[n++] = (uintptr_t)l;
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.addrs = (uintptr_t)addrs;
+	q.live = (uintptr_t)live;
+	q.n = n;
+	if (ioctl(gca_arena_fd(a), GCA_IOC_QUERY_OBJECTS, &q))
+		return 0;
+	for (i = 0; i < n; i++)
+		got += (live[i / 64] >> (i % 64)) & 1;
+	return got;
+}
+
+static void *midscan_taker(void *arg)
+{
+	struct midscan *h = arg;
+	struct node *volatile l = h->list;
+	char c = 0;
+
+	h->err = gca_register_thread(h->a);
+	if (h->err)
+		return NULL;
+	if (write(h->ready[1], &c, 1) != 1)
+		h->err = -EIO;
+	h->err = gca_enter_blocking(h->a);
+	if (read(h->go[0], &c, 1) != 1)
+		h->err = -EIO;
+	if (!h->err)
+		h->err = gca_leave_blocking(h->a);
+	h->live = count_allocated(h->a, l);
+	h->good = check_list(l, 1, SALT_BLOCKED + 5);
+	return NULL;
+}
+
+/* The creator's half; noinline, so that its frame is gone afterwards. */
+__test_helper int midscan_spawn(struct midscan *h, pthread_t *th)
+{
+	char c;
+
+	if (pthread_create(th, NULL, midscan_taker, h))
+		return -1;
+	if (read(h->ready[0], &c, 1) != 1)
+		return -1;
+	h->list = NULL;
+	return 0;
+}
+
+TEST_F_TIMEOUT(threads, handoff_mid_scan, 120)
+{
+	struct midscan h = { .err = 0 };
+	const struct gca_ctrl *ctrl;
+	struct gca_params p;
+	struct gca_memstats ms;
+	uint64_t gc0, seq;
+	pthread_t th, col;
+	char c = 1;
+
+	memset(&p, 0, sizeof(p));
+	p.heap_size = 64 * SZ_1M;
+	p.flags = GCA_PARAM_GC_PERCENT;
+	p.gc_percent = -1;
+	p.preempt_signal = -1;
+	ASSERT_EQ(0, gca_open(&h.a, &p));
+	ASSERT_EQ(0, pipe(h.ready));
+	ASSERT_EQ(0, pipe(h.go));
+	ctrl = gca_ctrl(h.a);
+	h.list = build_list(h.a, MIDSCAN_NODES, 1, SALT_BLOCKED + 5);
+	ASSERT_NE(NULL, h.list);
+	/* A cycle gives the list's spans back: no longer roots as cached. */
+	ASSERT_EQ(0, gca_collect(h.a));
+	ASSERT_EQ(0, gca_read_memstats(h.a, &ms));
+	gc0 = ms.num_gc;
+
+	/* Another thread asks for the cycle and waits in gca_collect(). */
+	ASSERT_EQ(0, pthread_create(&col, NULL, collect_main, h.a));
+	while (!__gca_barrier_on(__atomic_load_n(&ctrl->phase,
+						 __ATOMIC_ACQUIRE)))
+		sched_yield();
+	/*
+	 * Nothing is scanned before this answer: the barrier round, which
+	 * cannot move on without it (read first: once answered, the scan
+	 * round may begin at once).
+	 */
+	seq = __atomic_load_n(&ctrl->hs_seq, __ATOMIC_ACQUIRE);
+	ASSERT_EQ(0, gca_poll(h.a));
+	/* The scan round: it waits for this thread's stack. */
+	while (__atomic_load_n(&ctrl->hs_seq, __ATOMIC_ACQUIRE) == seq)
+		sched_yield();
+	ASSERT_EQ(0, midscan_spawn(&h, &th));
+	clear_stack();
+	/* Scanned now, without the list; then let the cycle finish. */
+	while (gca_num_gc(h.a) == gc0) {
+		ASSERT_EQ(0, gca_poll(h.a));
+		sched_yield();
+	}
+	ASSERT_EQ(0, pthread_join(col, NULL));
+	ASSERT_EQ(1, write(h.go[1], &c, 1));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, h.err);
+	TH_LOG("%" PRIu64 " of %u nodes allocated after the cycle, %" PRIu64
+	       " intact", h.live, MIDSCAN_NODES, h.good);
+	EXPECT_EQ((uint64_t)MIDSCAN_NODES, h.live);
+	EXPECT_EQ((uint64_t)MIDSCAN_NODES, h.good);
+	gca_close(h.a);
+}
+
+/* ------------------------------------------------------------------ */
+
 /* Many threads asking for cycles at once, while allocating. */
 struct stormer {
 	struct gca_arena *a;

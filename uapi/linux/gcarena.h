@@ -153,7 +153,12 @@ struct gca_thread_reg {
 	__aligned_u64 stack_hi;
 	__u32 tid;		/* out: index of this thread in the arena */
 	__u32 resv0;
-	__u64 hs_seq;		/* out: handshake sequence already acknowledged */
+	/*
+	 * out: the handshake sequence the thread counts as having answered;
+	 * one less than the control page's when it registered in the middle
+	 * of a cycle's mark and owes the round in force its stack scan
+	 */
+	__u64 hs_seq;
 };
 
 /*
