@@ -228,9 +228,9 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 	struct gca_arena *a = c->a;
 	struct gca_heap *h = &a->heap;
 	unsigned int sizeclass = rf->spanclass >> 1;
+	struct gca_span *s, *old = NULL;
 	struct gca_thread *t;
-	struct gca_span *s;
-	u64 live0;
+	u64 live0, before;
 	int ret;
 
 	ret = gca_check_mapped(a);
@@ -251,18 +251,27 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 	if (ret)
 		goto out;
 	if (rf->ret_base) {
-		s = gca_cached_span(a, t, rf->ret_base);
-		if (!s) {
+		old = gca_cached_span(a, t, rf->ret_base);
+		if (!old) {
 			ret = -EINVAL;
 			goto out;
 		}
-		list_del_init(&s->list);
-		gca_span_uncache(h, s, rf->ret_freeindex);
 	}
+	/*
+	 * The new span first: on failure (-ENOMEM) the old one is still
+	 * the thread's, as the library assumes when the call fails.
+	 */
 	live0 = h->heap_live;
 	s = gca_span_refill(h, rf->spanclass, t->tid, &ret);
 	if (!s)
 		goto out;
+	if (old) {
+		/* the assist counts growth net of the slots handed back */
+		before = h->heap_live;
+		list_del_init(&old->list);
+		gca_span_uncache(h, old, rf->ret_freeindex);
+		live0 -= min(live0, before - h->heap_live);
+	}
 	list_add(&s->list, &t->spans);
 	rf->base = h->user_base + s->start * GCA_PAGE_SIZE;
 	rf->elemsize = s->elemsize;

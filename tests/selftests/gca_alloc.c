@@ -425,6 +425,39 @@ TEST_F(alloc, out_of_memory)
  * Four times the heap in garbage, with the pacer on: the collector keeps
  * up and no allocation fails.
  */
+/*
+ * A small class that finds the heap full fails with ENOMEM, and keeps
+ * failing with ENOMEM (not some other error) while nothing is freed; a
+ * cycle then makes room and the class allocates again.  The kernel used
+ * to take the full span back before it looked for a new one, and the
+ * library's next refill gave back a span that was no longer its own.
+ */
+TEST_F(alloc, small_class_when_heap_full)
+{
+	struct gca_arena *b;
+	unsigned int i;
+	void *x;
+
+	ASSERT_EQ(0, open_arena(&b, 16 * SZ_1M, -1));
+	/* Garbage at once: only this frame's x refers to anything. */
+	for (i = 0; i < 32 * 1024; i++) {
+		x = gca_alloc(b, 1024);
+		if (!x)
+			break;
+	}
+	ASSERT_EQ(NULL, x);
+	EXPECT_EQ(ENOMEM, errno);
+	for (i = 0; i < 3; i++) {
+		errno = 0;
+		EXPECT_EQ(NULL, gca_alloc(b, 1024));
+		EXPECT_EQ(ENOMEM, errno) TH_LOG("attempt %u: %s", i,
+						 strerror(errno));
+	}
+	ASSERT_EQ(0, gca_collect(b));
+	EXPECT_NE(NULL, gca_alloc(b, 1024));
+	gca_close(b);
+}
+
 TEST_F_TIMEOUT(alloc, garbage_exceeds_heap, 600)
 {
 	struct gca_arena *b;
