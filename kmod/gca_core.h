@@ -56,6 +56,7 @@ u32 gca_class_nelems(unsigned int c);
 #define GCA_FREE_LISTS		128	/* exact-size free lists, in pages */
 #define GCA_WORK_QUANTUM	256	/* objects/spans between cond_resched */
 #define GCA_DRAIN_MIN		512	/* bytes a drain slice scans, at least */
+#define GCA_RESCAN_SPAN_COST	64	/* mark_work of a span recovery visits */
 /*
  * Large objects are scanned in pieces of this size (Go's oblets are
  * 128 KiB; smaller here, as a piece is scanned in one hold of the
@@ -146,6 +147,15 @@ struct gca_grayq {
 	u64 max_blocks;		/* cap; beyond it pushes overflow */
 	bool overflow;		/* a marked object was not queued */
 	u64 overflows;		/* times overflow recovery ran (stat) */
+	/*
+	 * Overflow recovery under way, resumable (gca_mark.c): the ->all node
+	 * of the span whose marked objects are rescanned next (&heap->inuse
+	 * once the round has passed the last one), the slot to resume at and
+	 * the byte within that object; NULL when no round is under way.
+	 */
+	struct list_head *rescan;
+	u64 rescan_idx;
+	u64 rescan_in;
 };
 
 /* ---------------------------------------------------------------------
@@ -201,6 +211,13 @@ struct gca_heap {
 	u64 marked_bytes;	/* this mark; heap_marked when it completes */
 	u64 scanned_bytes;	/* this mark */
 	/*
+	 * Marking work done, cumulative, in bytes: what was scanned plus what
+	 * overflow recovery's walk over spans and bitmaps cost (counted as
+	 * GCA_RESCAN_SPAN_COST per span, 8 per bitmap word).  The budget of
+	 * gca_mark_drain_some() is measured in it.
+	 */
+	u64 mark_work;
+	/*
 	 * objects turned gray (not allocated black), cumulative: did a flush
 	 * find work?
 	 */
@@ -216,6 +233,8 @@ struct gca_heap {
 	/* heap offset being scanned, or GCA_CK_FROM_ROOTS */
 	u64 ck_from;
 	u32 ck_reported;		/* lines logged, for the heap's life */
+	struct list_head *ck_cursor;	/* next span to save or verify */
+	u64 ck_failures;		/* counted by gca_checkmark_verify_some() */
 };
 
 #define GCA_CK_FROM_ROOTS	U64_MAX	/* a stack, a root range, a cache */
@@ -327,10 +346,14 @@ bool gca_mark_clear_some(struct gca_heap *h, u32 budget);
 void gca_mark_shade_span(struct gca_heap *h, struct gca_span *s);
 void gca_span_blacken(struct gca_heap *h, struct gca_span *s);
 /*
- * Drain the gray queue until about budget bytes were scanned (at least
- * one entry): 0 when it is empty, -EAGAIN when there is more, -EINTR.
- * heap_marked is left alone: an empty queue mid-cycle is not a mark's
- * end (the caller finishes with gca_mark_drain()).
+ * Drain the gray queue until about budget bytes of mark_work were done
+ * (at least one entry; at most budget plus one entry or one step of
+ * overflow recovery, GCA_OBLET_SIZE plus a span's bitmap): 0 when it is
+ * empty and no overflow recovery is left, -EAGAIN when there is more,
+ * -EINTR.  Overflow recovery runs in the same slices and resumes where
+ * the last one stopped.  heap_marked is left alone: an empty queue
+ * mid-cycle is not a mark's end (the caller finishes with
+ * gca_mark_drain()).
  */
 int gca_mark_drain_some(struct gca_heap *h, u64 budget);
 /*
@@ -343,6 +366,16 @@ int gca_mark_drain_some(struct gca_heap *h, u64 budget);
  */
 void gca_checkmark_save(struct gca_heap *h);
 u64 gca_checkmark_verify(struct gca_heap *h);
+/*
+ * The same in bounded steps (budget spans each), as gca_mark_clear_some():
+ * gca_checkmark_walk_begin(), then gca_checkmark_save_some() until true;
+ * after the re-mark, gca_checkmark_walk_begin() again and
+ * gca_checkmark_verify_some() until true, the count in h->ck_failures.
+ * Spans that join h->inuse meanwhile (at its head) are not visited.
+ */
+void gca_checkmark_walk_begin(struct gca_heap *h);
+bool gca_checkmark_save_some(struct gca_heap *h, u32 budget);
+bool gca_checkmark_verify_some(struct gca_heap *h, u32 budget);
 /* Is off (untrusted) in an allocated object, or a slot a cache holds? */
 bool gca_is_allocated(struct gca_heap *h, u64 off);
 void gca_grayq_destroy(struct gca_grayq *q);

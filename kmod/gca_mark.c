@@ -38,10 +38,22 @@
  * without sleeping and capped at max_blocks.  When a push finds no block
  * the object stays marked but unqueued and "overflow" is set (the scheme
  * of the Boehm collector's mark-stack overflow): once the queue is empty,
- * recovery rescans every marked object of every scannable span, which
- * queues again whatever it newly marks, until a drain ends without
- * overflow.  Each round that overflows has marked at least one new
- * object, so recovery terminates.
+ * a recovery round rescans every marked object of every scannable span,
+ * which queues again whatever it newly marks, and another round follows
+ * while a push overflowed meanwhile.  Each round that overflows has
+ * marked at least one new object, so recovery terminates.
+ *
+ * A round is resumable: its position (span, slot, byte in the object) is
+ * kept in the gray queue (rescan, rescan_idx, rescan_in), and one step
+ * of it is at most one oblet scanned or one span's bitmap looked at.
+ * gca_mark_drain_some() interleaves steps with the queue (the queue
+ * first, so that it stays short) within its budget, so a round over a
+ * heap of any size is as many bounded slices as it needs, the caller's
+ * lock dropped between them.  Meanwhile spans join h->inuse at its head
+ * only (the walk does not see them: allocated black, nothing of theirs is
+ * waiting for a rescan) and none leaves it (only sweeping frees spans);
+ * a push that overflows meanwhile, behind the cursor, gets the next
+ * round.
  */
 #include "gca_core.h"
 
@@ -119,6 +131,7 @@ static void gca_gray_free_all(struct gca_grayq *q, s64 *freed)
 	kfree(q->spare);
 	q->spare = NULL;
 	q->overflow = false;
+	q->rescan = NULL;
 }
 
 void gca_grayq_destroy(struct gca_grayq *q)
@@ -333,6 +346,7 @@ static void gca_scan_entry(struct gca_heap *h, u64 off)
 	gca_scan_range(h, off, n);
 	h->ck_from = GCA_CK_FROM_ROOTS;
 	h->scanned_bytes += n;
+	h->mark_work += n;
 }
 
 /* Count one unit of work; every GCA_WORK_QUANTUM, yield and check. */
@@ -348,87 +362,105 @@ static int __gca_tick(struct gca_heap *h, unsigned int *work, bool resched)
 	return 0;
 }
 
-static int gca_tick(struct gca_heap *h, unsigned int *work)
+/*
+ * One step of overflow recovery: start a round if an overflow is pending,
+ * else rescan one oblet of the next marked object at the cursor, or look
+ * at the rest of one span's bitmap and move to the next span.  False when
+ * there is nothing to recover.
+ */
+static bool gca_rescan_step(struct gca_heap *h)
 {
-	return __gca_tick(h, work, true);
-}
+	struct gca_grayq *q = &h->gray;
+	struct gca_span *s;
+	u64 w, bits, obj, n;
 
-static int gca_drain_queue(struct gca_heap *h, unsigned int *work)
-{
-	u64 off;
-	int ret;
-
-	while (gca_gray_pop(h, &off)) {
-		gca_scan_entry(h, off);
-		ret = gca_tick(h, work);
-		if (ret)
-			return ret;
+	if (!q->rescan) {
+		if (!q->overflow)
+			return false;
+		q->overflow = false;
+		q->overflows++;
+		q->rescan = h->inuse.next;
+		q->rescan_idx = 0;
+		q->rescan_in = 0;
 	}
-	return 0;
+	if (q->rescan == &h->inuse) {
+		/* round over; another one if a push overflowed meanwhile */
+		q->rescan = NULL;
+		return true;
+	}
+	s = list_entry(q->rescan, struct gca_span, all);
+	h->mark_work += GCA_RESCAN_SPAN_COST;
+	/* the next marked slot at or after rescan_idx */
+	for (w = q->rescan_idx / 64; !s->noscan && w < s->nwords; w++) {
+		bits = s->mark_bits[w];
+		h->mark_work += 8;
+		if (w == q->rescan_idx / 64)
+			bits &= ~0ULL << (q->rescan_idx % 64);
+		if (!bits)
+			continue;
+		if (w * 64 + __ffs64(bits) != q->rescan_idx)
+			q->rescan_in = 0;	/* a new object */
+		q->rescan_idx = w * 64 + __ffs64(bits);
+		obj = (s->start << GCA_PAGE_SHIFT) + q->rescan_idx * s->elemsize;
+		n = min_t(u64, s->elemsize - q->rescan_in, GCA_OBLET_SIZE);
+		h->ck_from = obj;
+		gca_scan_range(h, obj + q->rescan_in, n);
+		h->ck_from = GCA_CK_FROM_ROOTS;
+		h->scanned_bytes += n;
+		h->mark_work += n;
+		q->rescan_in += n;
+		if (q->rescan_in >= s->elemsize) {
+			q->rescan_idx++;
+			q->rescan_in = 0;
+		}
+		return true;
+	}
+	/* nothing marked left in s (or noscan): the next span */
+	q->rescan = q->rescan->next;
+	q->rescan_idx = 0;
+	q->rescan_in = 0;
+	return true;
 }
 
 /*
- * Overflow recovery: scan every marked object of every scannable span
- * again, draining the queue after each one so that it stays short.
+ * Drain the queue and recover from overflow until budget bytes of
+ * mark_work are done: 0 when nothing is left, -EAGAIN, -EINTR.  A bounded
+ * slice (slice) neither reschedules nor runs past a waiting mutator; the
+ * whole drain (gca_mark_drain()) reschedules every GCA_WORK_QUANTUM.
  */
-static int gca_rescan(struct gca_heap *h, unsigned int *work)
+static int gca_drain(struct gca_heap *h, u64 budget, bool slice)
 {
-	struct gca_span *s;
-	u64 base, obj, o, n;
+	u64 off, start = h->mark_work;
+	unsigned int work = 0;
 	int ret;
-	u32 w;
 
-	list_for_each_entry(s, &h->inuse, all) {
-		if (s->noscan)
-			continue;
-		base = s->start << GCA_PAGE_SHIFT;
-		for (w = 0; w < s->nwords; w++) {
-			u64 bits = s->mark_bits[w];
-
-			while (bits) {
-				obj = base + (w * 64 + __ffs64(bits)) * s->elemsize;
-				bits &= bits - 1;
-				for (o = obj; o < obj + s->elemsize; o += n) {
-					n = min_t(u64, obj + s->elemsize - o,
-						  GCA_OBLET_SIZE);
-					h->ck_from = obj;
-					gca_scan_range(h, o, n);
-					h->ck_from = GCA_CK_FROM_ROOTS;
-					h->scanned_bytes += n;
-					ret = gca_tick(h, work);
-					if (!ret)
-						ret = gca_drain_queue(h, work);
-					if (ret)
-						return ret;
-				}
-			}
-		}
+	/* budget is work: the time the caller holds its lock */
+	while (h->mark_work - start < budget) {
+		if (gca_gray_pop(h, &off))
+			gca_scan_entry(h, off);
+		else if (!gca_rescan_step(h))
+			return 0;
+		/*
+		 * No cond_resched() inside a bounded slice: in a mark assist
+		 * the thread is paused, and being scheduled out there (a
+		 * time slice of another task, milliseconds) made the longest
+		 * pauses.  The collector yields between its slices.
+		 */
+		ret = __gca_tick(h, &work, !slice);
+		if (ret)
+			return ret;
+		/* someone waits for the lock: a short slice, then let go */
+		if (slice && h->lock_waiters && READ_ONCE(*h->lock_waiters) &&
+		    h->mark_work - start >= GCA_DRAIN_MIN)
+			return -EAGAIN;
 	}
-	return 0;
+	return -EAGAIN;
 }
 
 /* Drain to the end, overflow recovery included; heap_marked untouched. */
 static int __gca_mark_drain(struct gca_heap *h)
 {
-	unsigned int work = 0;
-	int ret;
-
-	for (;;) {
-		ret = gca_drain_queue(h, &work);
-		if (ret)
-			return ret;
-		if (!h->gray.overflow)
-			break;
-		h->gray.overflow = false;
-		h->gray.overflows++;
-		ret = gca_rescan(h, &work);
-		if (ret) {
-			/* The next drain must redo the recovery. */
-			h->gray.overflow = true;
-			return ret;
-		}
-	}
-	return 0;
+	return gca_drain(h, U64_MAX, false);
 }
 
 /*
@@ -541,62 +573,45 @@ void gca_span_blacken(struct gca_heap *h, struct gca_span *s)
 
 int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 {
-	u64 off, start = h->scanned_bytes, end = start + budget;
-	unsigned int work = 0;
-	int ret;
-
-	/* budget is bytes to scan: the time the caller holds its lock */
-	while (h->scanned_bytes < end) {
-		if (!gca_gray_pop(h, &off)) {
-			/* overflow recovery is rare: let it run whole */
-			if (h->gray.overflow)
-				return __gca_mark_drain(h);
-			return 0;
-		}
-		gca_scan_entry(h, off);
-		/*
-		 * No cond_resched() inside a bounded slice: in a mark assist
-		 * the thread is paused, and being scheduled out there (a
-		 * time slice of another task, milliseconds) made the longest
-		 * pauses.  The collector yields between its slices.
-		 */
-		ret = __gca_tick(h, &work, false);
-		if (ret)
-			return ret;
-		/* someone waits for the lock: a short slice, then let go */
-		if (h->lock_waiters && READ_ONCE(*h->lock_waiters) &&
-		    h->scanned_bytes - start >= GCA_DRAIN_MIN)
-			return -EAGAIN;
-	}
-	return -EAGAIN;
+	return gca_drain(h, budget, true);
 }
 
 /* ---------------------------------------------------------------------
  * Checkmark
  */
 
-void gca_checkmark_save(struct gca_heap *h)
+/* A walk over h->inuse in slices, for the checkmark's two passes. */
+void gca_checkmark_walk_begin(struct gca_heap *h)
 {
-	unsigned int work = 0;
-	struct gca_span *s;
-
-	list_for_each_entry(s, &h->inuse, all) {
-		memcpy(s->check_bits, s->mark_bits, s->nwords * sizeof(u64));
-		if (++work >= GCA_WORK_QUANTUM) {
-			work = 0;
-			cond_resched();
-		}
-	}
+	h->ck_cursor = h->inuse.next;
+	h->ck_failures = 0;
 }
 
-u64 gca_checkmark_verify(struct gca_heap *h)
+bool gca_checkmark_save_some(struct gca_heap *h, u32 budget)
 {
-	unsigned int work = 0;
-	struct gca_span *s;
-	u64 failures = 0;
+	while (h->ck_cursor && h->ck_cursor != &h->inuse) {
+		struct gca_span *s;
+
+		if (!budget--)
+			return false;
+		s = list_entry(h->ck_cursor, struct gca_span, all);
+		memcpy(s->check_bits, s->mark_bits, s->nwords * sizeof(u64));
+		h->ck_cursor = h->ck_cursor->next;
+	}
+	h->ck_cursor = NULL;
+	return true;
+}
+
+bool gca_checkmark_verify_some(struct gca_heap *h, u32 budget)
+{
 	u32 w;
 
-	list_for_each_entry(s, &h->inuse, all) {
+	while (h->ck_cursor && h->ck_cursor != &h->inuse) {
+		struct gca_span *s;
+
+		if (!budget--)
+			return false;
+		s = list_entry(h->ck_cursor, struct gca_span, all);
 		for (w = 0; w < s->nwords; w++) {
 			u64 lost = s->mark_bits[w] & ~s->check_bits[w] &
 				   gca_live_bits(s, w);
@@ -609,13 +624,26 @@ u64 gca_checkmark_verify(struct gca_heap *h)
 					(w * 64 + __ffs64(lost)) * s->elemsize,
 					s->elemsize);
 			}
-			failures += hweight64(lost);
+			h->ck_failures += hweight64(lost);
 			s->mark_bits[w] |= s->check_bits[w];
 		}
-		if (++work >= GCA_WORK_QUANTUM) {
-			work = 0;
-			cond_resched();
-		}
+		h->ck_cursor = h->ck_cursor->next;
 	}
-	return failures;
+	h->ck_cursor = NULL;
+	return true;
+}
+
+void gca_checkmark_save(struct gca_heap *h)
+{
+	gca_checkmark_walk_begin(h);
+	while (!gca_checkmark_save_some(h, GCA_WORK_QUANTUM))
+		cond_resched();
+}
+
+u64 gca_checkmark_verify(struct gca_heap *h)
+{
+	gca_checkmark_walk_begin(h);
+	while (!gca_checkmark_verify_some(h, GCA_WORK_QUANTUM))
+		cond_resched();
+	return h->ck_failures;
 }

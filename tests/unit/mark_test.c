@@ -4,12 +4,51 @@
  * outside the heap, free slots, tail waste, free spans, cached slots),
  * scanning (self loops, a 100000-object chain, noscan objects, oblets,
  * pages without backing), gray queue overflow recovery, interruption,
- * and random heap contents checked against an independent marker.
+ * recovery in bounded slices (gca_mark_drain_some()), and random heap
+ * contents checked against an independent marker.
  */
 #include "gca_test.h"
 #include "gca_harness.h"
 
 #define HEAP_BYTES	(128ULL << 20)
+
+/*
+ * A drain slice's budget, and the most one gca_mark_drain_some() call
+ * may do past it: one gray entry or one step of overflow recovery (an
+ * oblet, or a span visited and its bitmap, 16 words at most here).
+ */
+#define SLICE		4096ULL
+#define SLICE_OVER	(GCA_OBLET_SIZE + GCA_RESCAN_SPAN_COST + 16 * 8)
+
+/*
+ * Drain in slices of SLICE as the collector does; every call must stay
+ * within its bound, in bytes scanned and in mark_work.  Between two
+ * slices, mid(arg) may shade more (a barrier flush).  Returns the last
+ * result; *recovering counts -EAGAIN returns after an overflow.
+ */
+static int drain_sliced(struct __test_metadata *_metadata,
+			struct gca_heap *h, unsigned int *recovering,
+			void (*mid)(struct gca_heap *h, void *arg,
+				    unsigned int call), void *arg)
+{
+	unsigned int calls = 0;
+	u64 scanned, work;
+	int ret;
+
+	*recovering = 0;
+	do {
+		scanned = h->scanned_bytes;
+		work = h->mark_work;
+		ret = gca_mark_drain_some(h, SLICE);
+		EXPECT_LE(h->scanned_bytes - scanned, SLICE + SLICE_OVER);
+		EXPECT_LE(h->mark_work - work, SLICE + SLICE_OVER);
+		if (ret == -EAGAIN && h->gray.overflows)
+			(*recovering)++;
+		if (mid)
+			mid(h, arg, calls);
+	} while (ret == -EAGAIN && ++calls < 10000000);
+	return ret;
+}
 
 FIXTURE(heap) {
 	struct uarena ua;
@@ -425,13 +464,68 @@ TEST_F(tree, interrupted_and_resumed)
 	gca_mark_word(h, ua_addr(ua, self->root));
 	ret = gca_mark_drain(h);
 	EXPECT_EQ(-EINTR, ret);
-	EXPECT_TRUE(h->gray.overflow);
+	EXPECT_TRUE(h->gray.overflow || h->gray.rescan);
 	ua->abort_after = -1;
 	do {
 		ret = gca_mark_drain(h);
 		calls++;
 	} while (ret == -EINTR && calls < 10);
 	ASSERT_EQ(0, ret);
+	EXPECT_EQ(0, check_tree(h, self->root, self->l1, self->l2, self->junk));
+}
+
+/*
+ * Overflow recovery in slices: no slice does more than its budget and
+ * one step, recovery takes many of them, and the marks are exactly the
+ * non-overflowing mark's.
+ */
+TEST_F(tree, overflow_recovery_in_bounded_slices)
+{
+	struct uarena *ua = &self->ua;
+	struct gca_heap *h = &ua->h;
+	unsigned int recovering;
+
+	h->gray.max_blocks = 1;
+	gca_mark_begin(h);
+	gca_mark_word(h, ua_addr(ua, self->root));
+	ASSERT_EQ(0, drain_sliced(_metadata, h, &recovering, NULL, NULL));
+	EXPECT_GE(h->gray.overflows, 1ULL);
+	/* the rescan is 2 pages + 2000 * 64 + 16000 * 16 bytes at least */
+	EXPECT_GE(recovering, 50U);
+	EXPECT_FALSE(h->gray.overflow);
+	ASSERT_EQ(0, gca_mark_drain(h));
+	EXPECT_EQ(0, check_tree(h, self->root, self->l1, self->l2, self->junk));
+
+	/* The same with no gray block at all: every push overflows. */
+	gca_uenv.nowait_fail_after = 0;
+	gca_mark_begin(h);
+	gca_mark_word(h, ua_addr(ua, self->root));
+	ASSERT_EQ(0, drain_sliced(_metadata, h, &recovering, NULL, NULL));
+	EXPECT_GE(recovering, 50U);
+	ASSERT_EQ(0, gca_mark_drain(h));
+	EXPECT_EQ(0, check_tree(h, self->root, self->l1, self->l2, self->junk));
+	EXPECT_EQ(0ULL, h->gray.nblocks);
+}
+
+/* A slice interrupted inside recovery resumes where it stopped. */
+TEST_F(tree, sliced_recovery_interrupted)
+{
+	struct uarena *ua = &self->ua;
+	struct gca_heap *h = &ua->h;
+	int ret, intr = 0, calls = 0;
+
+	h->gray.max_blocks = 1;
+	gca_mark_begin(h);
+	gca_mark_word(h, ua_addr(ua, self->root));
+	do {
+		ua->abort_after = 0;	/* the slice's first check stops it */
+		ret = gca_mark_drain_some(h, 16 * SLICE);
+		intr += ret == -EINTR;
+	} while (ret != 0 && ++calls < 1000000);
+	ASSERT_EQ(0, ret);
+	EXPECT_GT(intr, 10);
+	ua->abort_after = -1;
+	ASSERT_EQ(0, gca_mark_drain(h));
 	EXPECT_EQ(0, check_tree(h, self->root, self->l1, self->l2, self->junk));
 }
 
@@ -487,9 +581,28 @@ static u64 random_word(struct uarena *ua, u64 *seed, struct ua_obj *v, size_t n,
 	}
 }
 
+struct late_roots {
+	const u64 *roots;
+	size_t n;
+	unsigned int at;	/* the slice after which they are shaded */
+};
+
+/* A barrier flush between two slices: more roots, maybe overflowing. */
+static void shade_late(struct gca_heap *h, void *arg, unsigned int call)
+{
+	struct late_roots *lr = arg;
+
+	if (call == lr->at)
+		gca_mark_words(h, lr->roots, lr->n);
+}
+
+/*
+ * sliced: mark in SLICE slices (drain_sliced()), half the roots shaded
+ * only after a few slices, as a barrier flush would.
+ */
 static void random_heap(struct __test_metadata *_metadata,
 			struct uarena *ua, u64 seed, u64 max_blocks,
-			unsigned int ptrs_per_obj)
+			unsigned int ptrs_per_obj, bool sliced)
 {
 	struct gca_heap *h = &ua->h;
 	struct gca_span *s, *cached;
@@ -531,7 +644,21 @@ static void random_heap(struct __test_metadata *_metadata,
 		roots[i] = random_word(ua, &seed, v, n, 1024);
 
 	h->gray.max_blocks = max_blocks;
-	ASSERT_EQ(0, ua_mark(ua, roots, ARRAY_SIZE(roots)));
+	if (sliced) {
+		struct late_roots lr = { roots + ARRAY_SIZE(roots) / 2,
+					 ARRAY_SIZE(roots) / 2, 20 };
+		unsigned int recovering;
+
+		gca_mark_begin(h);
+		gca_mark_words(h, roots, ARRAY_SIZE(roots) / 2);
+		ASSERT_EQ(0, drain_sliced(_metadata, h, &recovering,
+					  shade_late, &lr));
+		if (max_blocks < 2)
+			EXPECT_GT(recovering, lr.at);
+		ASSERT_EQ(0, gca_mark_drain(h));
+	} else {
+		ASSERT_EQ(0, ua_mark(ua, roots, ARRAY_SIZE(roots)));
+	}
 	ua_ref_mark(ua, v, n, roots, ARRAY_SIZE(roots));
 	for (i = 0; i < n; i++) {
 		bad += gca_is_marked(h, v[i].start) != v[i].marked;
@@ -563,19 +690,41 @@ static void random_heap(struct __test_metadata *_metadata,
 
 TEST_F(heap, random_heap_contents)
 {
-	random_heap(_metadata, &self->ua, 0x1234567887654321ULL, 4096, 1);
+	random_heap(_metadata, &self->ua, 0x1234567887654321ULL, 4096, 1,
+		    false);
 	EXPECT_EQ(0ULL, self->ua.h.gray.overflows);
 }
 
 TEST_F(heap, random_heap_contents_one_gray_block)
 {
-	random_heap(_metadata, &self->ua, 0xfeedfacecafebeefULL, 1, 8);
+	random_heap(_metadata, &self->ua, 0xfeedfacecafebeefULL, 1, 8, false);
 	EXPECT_GE(self->ua.h.gray.overflows, 1ULL);
 }
 
 TEST_F(heap, random_heap_contents_no_gray_block)
 {
-	random_heap(_metadata, &self->ua, 0x0123456789abcdefULL, 0, 1);
+	random_heap(_metadata, &self->ua, 0x0123456789abcdefULL, 0, 1, false);
+	EXPECT_GE(self->ua.h.gray.overflows, 1ULL);
+	EXPECT_EQ(0ULL, self->ua.h.gray.nblocks);
+}
+
+/* The same heaps marked in bounded slices, roots arriving late. */
+TEST_F(heap, random_heap_sliced)
+{
+	random_heap(_metadata, &self->ua, 0x1234567887654321ULL, 4096, 1,
+		    true);
+	EXPECT_EQ(0ULL, self->ua.h.gray.overflows);
+}
+
+TEST_F(heap, random_heap_sliced_one_gray_block)
+{
+	random_heap(_metadata, &self->ua, 0xfeedfacecafebeefULL, 1, 8, true);
+	EXPECT_GE(self->ua.h.gray.overflows, 1ULL);
+}
+
+TEST_F(heap, random_heap_sliced_no_gray_block)
+{
+	random_heap(_metadata, &self->ua, 0x0123456789abcdefULL, 0, 1, true);
 	EXPECT_GE(self->ua.h.gray.overflows, 1ULL);
 	EXPECT_EQ(0ULL, self->ua.h.gray.nblocks);
 }
