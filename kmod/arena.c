@@ -699,4 +699,6 @@ void gca_arena_fill_stats_locked(struct gca_arena *a, struct gca_stats *st)
 	st->checkmark_cycles = a->checkmark_cycles;
 	st->checkmark_failures = a->checkmark_failures;
 	st->debug = gca_arena_debug(a);
+	st->mark_term_retries = a->mark_term_retries;
+	st->mark_slice_max = a->mark_slice_max;
 }

@@ -44,7 +44,11 @@
  *     the threads held, is what they stored since the last round.
  *  4. MARK_TERM: a handshake at which each thread flushes its barrier
  *     buffer and its cache and is held; the queue is drained for the last
- *     time (nothing can add to it: every thread is held or parked).  With
+ *     time (nothing can add to it: every thread is held or parked), one
+ *     slice at most: if more is left (the flushed buffers led to a large
+ *     unmarked structure), the threads are released into another FLUSH
+ *     round, the queue is drained concurrently, and termination is tried
+ *     again (Go's gcMarkDone loop; mark_term_retries counts it).  With
  *     checkmark on, the marks are saved and the heap is marked again from
  *     the roots, stacks rescanned by the held threads, and any object the
  *     concurrent mark missed is reported (Go's gccheckmark).
@@ -66,6 +70,29 @@
  * and it also freezes between two slices of work (gca_collector_yield()),
  * so it stops where it is, even waiting for a thread that froze before
  * answering, and the cycle goes on after the resume.
+ *
+ * Bounded holds.  Every hold of arena->lock, and every pause, is bounded
+ * by a constant, whatever the heap: the collector marks a slice of
+ * GCA_DRAIN_BUDGET bytes of work per hold (plus one gray entry: an
+ * oblet, GCA_OBLET_SIZE, or one step of overflow recovery, which resumes
+ * from a cursor kept in the heap, gca_mark.c), clears, saves, verifies
+ * and sweeps GCA_CLEAR_BUDGET or GCA_SWEEP_BUDGET spans per hold, and an
+ * assist stops at GCA_ASSIST_BUDGET or GCA_ASSIST_MAX_NS;
+ * mark_slice_max in the statistics is the most marking work one hold
+ * did.  A thread's pause at mark termination is its handshake plus one
+ * slice: termination never drains more with the threads held, it sends
+ * them back to concurrent marking.  That restart is bounded
+ * (GCA_MARK_TERM_RETRIES) so that a cycle ends even against a process
+ * that reveals a new unmarked structure at every termination; as each
+ * retry leaves marked what the last one revealed and nothing allocated
+ * during the mark is white, a process whose pointers all reach the
+ * collector (the roots contract) finds nothing new at the next try.
+ * After the last retry the rest is drained with the threads held, still
+ * a slice per hold of the lock (gca_drain_held()): the lock stays
+ * bounded, and the longer pause is that process's own, earned by hiding
+ * pointers from the collector GCA_MARK_TERM_RETRIES times in one cycle.
+ * Checkmark (a debug mode) holds the threads for a whole re-mark, its
+ * lock holds sliced the same way; that pause is exempt from the bound.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -290,6 +317,55 @@ static void gca_collector_yield(struct gca_arena *a)
 }
 
 /*
+ * Between two slices of the collector's work done with a->lock held:
+ * drop it and let waiting mutators in.  0, or -EINTR (a->lock held).
+ */
+static int gca_relock(struct gca_arena *a)
+{
+	mutex_unlock(&a->lock);
+	gca_collector_yield(a);
+	mutex_lock(&a->lock);
+	return gca_collector_should_stop(a) ? -EINTR : 0;
+}
+
+/*
+ * One slice of marking under a->lock: gca_mark_drain_some() with the
+ * work it did recorded in a->mark_slice_max (every hold that marks goes
+ * through here or gca_mark_assist()).
+ */
+static int gca_drain_slice(struct gca_arena *a, u64 budget)
+{
+	struct gca_heap *h = &a->heap;
+	u64 work = h->mark_work;
+	int ret;
+
+	lockdep_assert_held(&a->lock);
+	ret = gca_mark_drain_some(h, budget);
+	a->mark_slice_max = max(a->mark_slice_max, h->mark_work - work);
+	return ret;
+}
+
+/*
+ * Drain the gray queue to the end with the threads held (the last
+ * resort of mark termination, and checkmark), still a slice per hold of
+ * a->lock: whoever waits for the lock (a reader of /proc, a parked
+ * thread coming back, an exiting one) waits a slice, not the drain.
+ * Called and returns with a->lock held; 0 or -EINTR.
+ */
+static int gca_drain_held(struct gca_arena *a)
+{
+	int ret;
+
+	lockdep_assert_held(&a->lock);
+	while ((ret = gca_drain_slice(a, GCA_DRAIN_BUDGET)) == -EAGAIN) {
+		ret = gca_relock(a);
+		if (ret)
+			return ret;
+	}
+	return ret;
+}
+
+/*
  * Wait until every thread has done what; with drain, mark the heap while
  * waiting and return only once the gray queue is empty too.  Called and
  * returns without a->lock.  -EINTR when the arena goes away.
@@ -315,7 +391,7 @@ static int gca_wait_threads(struct gca_arena *a, enum gca_wait_for what,
 		if (drain) {
 			u64 scanned = h->scanned_bytes;
 
-			ret = gca_mark_drain_some(h, GCA_DRAIN_BUDGET);
+			ret = gca_drain_slice(a, GCA_DRAIN_BUDGET);
 			/* what the mutators need not assist for */
 			a->assist_credit += h->scanned_bytes - scanned;
 		}
@@ -446,7 +522,12 @@ static int gca_checkmark(struct gca_arena *a)
 	int ret;
 
 	lockdep_assert_held(&a->lock);
-	gca_checkmark_save(h);
+	gca_checkmark_walk_begin(h);
+	while (!gca_checkmark_save_some(h, GCA_CLEAR_BUDGET)) {
+		ret = gca_relock(a);
+		if (ret)
+			return ret;
+	}
 	ret = gca_clear_marks(a);
 	if (ret)
 		return ret;
@@ -461,11 +542,19 @@ static int gca_checkmark(struct gca_arena *a)
 	ret = gca_wait_threads(a, GCA_WAIT_SCANNED, true);
 	mutex_lock(&a->lock);
 	if (!ret)
-		ret = gca_mark_drain(h);
+		ret = gca_drain_held(a);
+	if (!ret)
+		ret = gca_mark_drain(h);	/* nothing left: completes it */
 	h->checking = false;
 	if (ret)
 		return ret;
-	failures = gca_checkmark_verify(h);
+	gca_checkmark_walk_begin(h);
+	while (!gca_checkmark_verify_some(h, GCA_CLEAR_BUDGET)) {
+		ret = gca_relock(a);
+		if (ret)
+			return ret;
+	}
+	failures = h->ck_failures;
 	h->heap_marked = marked;
 	a->checkmark_cycles++;
 	if (failures) {
@@ -515,22 +604,46 @@ static int gca_flush_rounds(struct gca_arena *a)
 	return 0;
 }
 
-/* Mark termination and sweep start; the world is released at SWEEP. */
+/*
+ * Mark termination and sweep start; the world is released at SWEEP.
+ * With the threads held, at most one slice of marking is done: more than
+ * that, and the threads go back to concurrent marking (flush rounds)
+ * before termination is tried again (Go's gcMarkDone restarting), up to
+ * GCA_MARK_TERM_RETRIES times; then the rest is drained with the threads
+ * held, a slice per hold of a->lock (see the top of this file).
+ */
 static int gca_mark_termination(struct gca_arena *a)
 {
 	struct gca_heap *h = &a->heap;
+	unsigned int retries = 0;
 	int ret;
 
-	mutex_lock(&a->lock);
-	gca_new_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_TERM);
-	mutex_unlock(&a->lock);
-	wake_up_all(&a->cycle_wq);
-	/* each thread flushes its buffer and cache, and is held */
-	ret = gca_wait_threads(a, GCA_WAIT_ACKED, false);
-	if (ret)
-		return ret;
-	mutex_lock(&a->lock);
-	ret = gca_mark_drain(h);
+	for (;;) {
+		mutex_lock(&a->lock);
+		gca_new_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_TERM);
+		mutex_unlock(&a->lock);
+		wake_up_all(&a->cycle_wq);
+		/* each thread flushes its buffer and cache, and is held */
+		ret = gca_wait_threads(a, GCA_WAIT_ACKED, false);
+		if (ret)
+			return ret;
+		mutex_lock(&a->lock);
+		ret = gca_drain_slice(a, GCA_DRAIN_BUDGET);
+		if (ret != -EAGAIN || retries >= GCA_MARK_TERM_RETRIES)
+			break;
+		/* more than a slice: let the threads go, mark, try again */
+		retries++;
+		a->mark_term_retries++;
+		mutex_unlock(&a->lock);
+		ret = gca_flush_rounds(a);
+		if (ret)
+			return ret;
+	}
+	if (ret == -EAGAIN)
+		ret = gca_drain_held(a);
+	/* the queue is empty: this completes the mark (heap_marked) */
+	if (!ret)
+		ret = gca_mark_drain(h);
 	if (!ret)
 		trace_gcarena_mark_end(a->id, a->cycle, h->heap_marked,
 				       h->marked_objects, h->scanned_bytes);
@@ -785,7 +898,7 @@ int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t)
 void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
 {
 	struct gca_heap *h = &a->heap;
-	u64 t0, start, left, owed;
+	u64 t0, start, work, left, owed;
 	u64 bytes = h->heap_live > live0 ? h->heap_live - live0 : 0;
 
 	lockdep_assert_held(&a->lock);
@@ -830,11 +943,13 @@ void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
 
 	t0 = ktime_get_ns();
 	start = h->scanned_bytes;
+	work = h->mark_work;
 	while (gca_mark_drain_some(h, GCA_ASSIST_STEP) == -EAGAIN &&
-	       h->scanned_bytes - start < t->assist_debt &&
+	       h->mark_work - work < t->assist_debt &&
 	       !atomic_read(&a->lock_waiters) &&
 	       ktime_get_ns() - t0 < GCA_ASSIST_MAX_NS)
 		;
+	a->mark_slice_max = max(a->mark_slice_max, h->mark_work - work);
 	t->assist_debt -= min(t->assist_debt, h->scanned_bytes - start);
 	t0 = ktime_get_ns() - t0;
 	a->assist_ns += t0;

@@ -60,6 +60,8 @@
 #define GCA_PREEMPT_RESEND_MS	100
 #define GCA_DRAIN_BUDGET	4096	/* bytes scanned per lock hold */
 #define GCA_FLUSH_ROUNDS	4	/* before mark termination, at most */
+/* mark terminations a cycle gives up for more than a slice of work */
+#define GCA_MARK_TERM_RETRIES	8
 #define GCA_CK_CYCLES_LOGGED	4	/* checkmark failures logged per arena */
 /* checkmark lines in the kernel log, see gca_checkmark_may_log() */
 #define GCA_LOG_INTERVAL	(5 * HZ)
@@ -227,6 +229,10 @@ struct gca_arena {
 	u64 assist_credit;
 	u64 checkmark_cycles, checkmark_failures;
 	u64 checkmark_failed_cycles;	/* cycles that found misses */
+	/* mark terminations that went back to concurrent marking */
+	u64 mark_term_retries;
+	/* the most heap.mark_work done in one hold of lock (bytes) */
+	u64 mark_slice_max;
 
 	/* backing memory: [chunk][4 KiB page] -> page, see arena.c */
 	struct rw_semaphore pages_rwsem;

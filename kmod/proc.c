@@ -195,6 +195,8 @@ static int gca_arena_show(struct seq_file *m, void *v)
 	GCA_SHOW(checkmark_cycles);
 	GCA_SHOW(checkmark_failures);
 	seq_printf(m, "debug: %u\n", st->debug);
+	GCA_SHOW(mark_term_retries);
+	GCA_SHOW(mark_slice_max);
 #undef GCA_SHOW
 	kfree(st);
 	return 0;

@@ -178,6 +178,10 @@ struct gca_memstats {
 	uint64_t checkmark_cycles;	/* cycles verified (GCA_DEBUG_CHECKMARK) */
 	uint64_t checkmark_failures;	/* objects the concurrent mark missed */
 	unsigned int debug;		/* GCA_DEBUG_* in force */
+	/* mark terminations that sent the threads back to concurrent marking */
+	uint64_t mark_term_retries;
+	/* the most marking work done in one hold of the arena's lock (bytes) */
+	uint64_t mark_slice_max;
 };
 
 int gca_open(struct gca_arena **arena, const struct gca_params *params);

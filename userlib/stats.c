@@ -48,5 +48,7 @@ int gca_read_memstats(struct gca_arena *a, struct gca_memstats *ms)
 	ms->checkmark_cycles = st.checkmark_cycles;
 	ms->checkmark_failures = st.checkmark_failures;
 	ms->debug = st.debug;
+	ms->mark_term_retries = st.mark_term_retries;
+	ms->mark_slice_max = st.mark_slice_max;
 	return 0;
 }

@@ -25,6 +25,7 @@ static const char *const memstats_fields[] = {
 	"gc_percent", "memory_limit", "heap_live", "heap_marked",
 	"gc_trigger", "pause_hist", "num_pauses", "assist_ns",
 	"checkmark_cycles", "checkmark_failures", "debug",
+	"mark_term_retries", "mark_slice_max",
 };
 #define NFIELDS	(sizeof(memstats_fields) / sizeof(memstats_fields[0]))
 

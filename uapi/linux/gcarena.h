@@ -328,6 +328,14 @@ struct gca_stats {
 	__u64 checkmark_failures;	/* objects checkmark found unmarked */
 	__u32 debug;		/* GCA_DEBUG_* in force */
 	__u32 resv1;
+	/*
+	 * Mark terminations that found more than a slice of marking work
+	 * with the threads held and let them go back to concurrent marking
+	 * (Go's gcMarkDone restarting).
+	 */
+	__u64 mark_term_retries;
+	/* the most marking work done in one hold of the arena's lock, bytes */
+	__u64 mark_slice_max;
 };
 
 /*
