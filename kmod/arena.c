@@ -5,7 +5,9 @@
  * The heap is a reserved range of heap_size bytes mapped MAP_SHARED at
  * GCA_OFF_HEAP.  No memory backs it until the core takes pages for a span
  * (ops->populate, in the allocating thread's ioctl, so the pages are
- * charged to that process's memory cgroup).  A page fault maps the backing
+ * charged to that process's memory cgroup; a large object is backed
+ * GCA_POPULATE_STEP pages per hold of arena->lock, killable, and given
+ * back whole if it cannot be, ioctl.c).  A page fault maps the backing
  * page if there is one and raises SIGBUS otherwise.  The collector never
  * touches user page tables: it reads the heap through the backing pages'
  * kernel addresses (ops->map).
@@ -132,7 +134,10 @@ static s64 gca_populate(struct gca_heap *h, u64 first, u64 n, bool *all_fresh)
 	return added;
 
 nomem:
-	/* keep what was added: the pages are counted and reusable */
+	/*
+	 * keep what was added: the pages are counted and reusable (a
+	 * large object's caller releases its whole range, ioctl.c)
+	 */
 	up_write(&a->pages_rwsem);
 	h->heap_backed += added;
 	return -ENOMEM;

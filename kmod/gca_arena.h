@@ -78,6 +78,8 @@
 #define GCA_ASSIST_MAX_NS	(500 * NSEC_PER_USEC)	/* one assist, at most */
 #define GCA_YIELD_MAX_NS	(100 * NSEC_PER_USEC)	/* see gca_collector_yield */
 #define GCA_BACKING_CHUNK	(GCA_CHUNK_PAGES << (GCA_PAGE_SHIFT - PAGE_SHIFT))
+/* heap pages of a large object backed per hold of the lock (2 MiB) */
+#define GCA_POPULATE_STEP	256
 
 /* Why a cycle runs (stats and, later, tracepoints). */
 enum gca_gc_reason {

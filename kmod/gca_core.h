@@ -288,6 +288,12 @@ struct gca_span *gca_pages_alloc_bits(struct gca_heap *h, u64 npages,
 /* Give the pages of an in-use span back; s is freed. */
 void gca_pages_free(struct gca_heap *h, struct gca_span *s);
 /*
+ * Undo growth beyond grown pages (a chunk boundary, or grown_pages) if
+ * everything past it is free: the heap's last free span is cut at grown
+ * and the metadata of the chunks past it freed.  Else nothing changes.
+ */
+void gca_heap_ungrow(struct gca_heap *h, u64 grown);
+/*
  * Reserve page 0 of a heap that has not grown yet, so that no object
  * has the heap's base address (see gca_pageheap.c).  0, -ENOMEM, -EBUSY.
  */
@@ -313,6 +319,22 @@ void gca_span_uncache(struct gca_heap *h, struct gca_span *s, u32 freeindex);
 /* One large object of size bytes; returns its span or NULL (-ENOMEM). */
 struct gca_span *gca_alloc_large(struct gca_heap *h, u64 size, bool noscan,
 				 bool *needzero);
+/*
+ * gca_alloc_large() in three steps, so that the host can back a huge
+ * object a piece at a time with its lock dropped in between:
+ * gca_large_reserve() takes the pages (the span is in the span table as
+ * in use with no object, so marking ignores it, on no list, not counted:
+ * nothing else touches it); the host backs s->npages pages from
+ * s->start; gca_large_commit() makes it the object (backed: bytes newly
+ * backed, fresh: all of them, black: its mark bit set), or
+ * gca_large_abort() gives the pages back and, if the reservation grew
+ * the heap from grown pages, shrinks it back when the tail is free
+ * (backing is the host's to release first).
+ */
+struct gca_span *gca_large_reserve(struct gca_heap *h, u64 size);
+void gca_large_commit(struct gca_heap *h, struct gca_span *s, bool noscan,
+		      s64 backed, bool fresh, bool black);
+void gca_large_abort(struct gca_heap *h, struct gca_span *s, u64 grown);
 
 /* ---- marking (gca_mark.c) ---- */
 /* Clear mark bits; slots of cached spans are marked and queued (roots). */

@@ -335,6 +335,35 @@ int gca_heap_reserve_base(struct gca_heap *h)
 	return 0;
 }
 
+void gca_heap_ungrow(struct gca_heap *h, u64 grown)
+{
+	u64 end = h->grown_pages, c;
+	struct gca_span *last;
+
+	if (grown >= end || grown % GCA_CHUNK_PAGES)
+		return;
+	last = *gca_entry(h, end - 1);
+	if (!last || last->state != GCA_SPAN_FREE || last->start > grown)
+		return;		/* someone took pages past grown meanwhile */
+	list_del(&last->list);
+	/* the entries past grown go with their chunks */
+	if (last->start == grown) {
+		gca_span_struct_free(h, last);
+	} else {
+		if (last->start != grown - 1)
+			*gca_entry(h, grown - 1) = last;
+		last->npages = grown - last->start;
+		gca_free_insert(h, last);
+	}
+	for (c = grown / GCA_CHUNK_PAGES; c < DIV_ROUND_UP(end, GCA_CHUNK_PAGES);
+	     c++) {
+		kvfree(h->span_table[c]);
+		h->span_table[c] = NULL;
+		h->meta_bytes -= GCA_CHUNK_PAGES * sizeof(struct gca_span *);
+	}
+	h->grown_pages = grown;
+}
+
 /*
  * Give an in-use span's pages back, coalescing with free neighbours
  * (mheap.freeSpanLocked).  Cannot fail: the merged span keeps the struct

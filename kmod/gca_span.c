@@ -40,6 +40,10 @@
  */
 #include "gca_core.h"
 
+static void gca_span_init(struct gca_heap *h, struct gca_span *s,
+			  unsigned int spanclass, u32 nelems, u64 elemsize,
+			  s64 backed, bool fresh);
+
 /*
  * Take npages from the page heap and back them; the span joins h->inuse.
  * Go's mheap.alloc + mspan.init.
@@ -63,6 +67,20 @@ static struct gca_span *gca_span_new(struct gca_heap *h, u64 npages,
 		*err = -ENOMEM;
 		return NULL;
 	}
+	gca_span_init(h, s, spanclass, nelems, elemsize, backed, fresh);
+	return s;
+}
+
+/*
+ * A span taken from the page heap and backed (backed bytes newly, fresh:
+ * all of it) becomes an in-use span of spanclass on h->inuse.
+ */
+static void gca_span_init(struct gca_heap *h, struct gca_span *s,
+			  unsigned int spanclass, u32 nelems, u64 elemsize,
+			  s64 backed, bool fresh)
+{
+	u64 npages = s->npages;
+
 	if (WARN_ON_ONCE((u64)backed > (npages << GCA_PAGE_SHIFT)))
 		backed = npages << GCA_PAGE_SHIFT;
 	h->heap_backed += backed;
@@ -83,7 +101,6 @@ static struct gca_span *gca_span_new(struct gca_heap *h, u64 npages,
 	list_add(&s->all, &h->inuse);
 	h->nspans_inuse++;
 	h->heap_inuse += npages << GCA_PAGE_SHIFT;
-	return s;
 }
 
 struct gca_span *gca_span_refill(struct gca_heap *h, unsigned int spanclass,
@@ -185,25 +202,26 @@ void gca_span_uncache(struct gca_heap *h, struct gca_span *s, u32 freeindex)
 		list_move(&s->list, &h->full[sc]);
 }
 
-struct gca_span *gca_alloc_large(struct gca_heap *h, u64 size, bool noscan,
-				 bool *needzero)
+static u64 gca_large_npages(u64 size)
 {
-	u64 npages = (size >> GCA_PAGE_SHIFT) + !!(size & (GCA_PAGE_SIZE - 1));
-	struct gca_span *s;
-	int err;
+	return (size >> GCA_PAGE_SHIFT) + !!(size & (GCA_PAGE_SIZE - 1));
+}
 
-	*needzero = false;
-	if (!size || npages > h->npages)
+struct gca_span *gca_large_reserve(struct gca_heap *h, u64 size)
+{
+	if (!size || gca_large_npages(size) > h->npages)
 		return NULL;
-	s = gca_span_new(h, npages, GCA_SPANCLASS(0, noscan), 1,
-			 npages << GCA_PAGE_SHIFT, &err);
-	if (!s)
-		return NULL;
+	return gca_pages_alloc_bits(h, gca_large_npages(size), 1);
+}
 
+void gca_large_commit(struct gca_heap *h, struct gca_span *s, bool noscan,
+		      s64 backed, bool fresh, bool black)
+{
+	gca_span_init(h, s, GCA_SPANCLASS(0, noscan), 1,
+		      s->npages << GCA_PAGE_SHIFT, backed, fresh);
 	/* A large object is committed at once (Go's mcache.allocLarge). */
 	s->alloc_bits[0] = 1;
-	/* allocate black while marking or after (see gca_span_uncache) */
-	if (h->marking || h->sweeping)
+	if (black)
 		s->mark_bits[0] = 1;
 	s->nalloc = 1;
 	h->mallocs++;
@@ -212,6 +230,35 @@ struct gca_span *gca_alloc_large(struct gca_heap *h, u64 size, bool noscan,
 	h->total_alloc += s->elemsize;
 	h->heap_live += s->elemsize;
 	list_add(&s->list, &h->large);
+}
+
+void gca_large_abort(struct gca_heap *h, struct gca_span *s, u64 grown)
+{
+	gca_pages_free(h, s);
+	gca_heap_ungrow(h, grown);
+}
+
+struct gca_span *gca_alloc_large(struct gca_heap *h, u64 size, bool noscan,
+				 bool *needzero)
+{
+	u64 grown = h->grown_pages;
+	struct gca_span *s;
+	bool fresh = false;
+	s64 backed;
+
+	*needzero = false;
+	s = gca_large_reserve(h, size);
+	if (!s)
+		return NULL;
+	backed = h->ops->populate(h, s->start, s->npages, &fresh);
+	if (backed < 0) {
+		/* what populate kept is counted in heap_backed */
+		gca_large_abort(h, s, grown);
+		return NULL;
+	}
+	/* allocate black while marking or after (see gca_span_uncache) */
+	gca_large_commit(h, s, noscan, backed, fresh,
+			 h->marking || h->sweeping);
 	*needzero = s->needzero;
 	return s;
 }

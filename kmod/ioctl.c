@@ -287,6 +287,75 @@ out:
 	return ret;
 }
 
+/*
+ * Back the pages of a reserved large object s, GCA_POPULATE_STEP heap
+ * pages per hold of a->lock (and of pages_rwsem, inside populate), the
+ * lock dropped in between so that the collector, faults and the other
+ * threads get their turn whatever the size; a fatal signal stops it.
+ * Called and returns with a->lock held; 0, -ENOMEM or -EINTR.  *backed
+ * is what was newly backed; on failure the caller unwinds.
+ */
+static int gca_populate_large(struct gca_arena *a, struct gca_span *s,
+			      s64 *backed, bool *fresh, u64 *done)
+{
+	struct gca_heap *h = &a->heap;
+	bool f;
+	s64 got;
+	u64 n;
+
+	*backed = 0;
+	*fresh = true;
+	for (*done = 0; *done < s->npages; *done += n) {
+		n = min_t(u64, s->npages - *done, GCA_POPULATE_STEP);
+		got = h->ops->populate(h, s->start + *done, n, &f);
+		if (got < 0) {
+			/* populate counted its part: release() takes it back */
+			*done += n;
+			return -ENOMEM;
+		}
+		*backed += got;
+		*fresh &= f;
+		if (*done + n < s->npages) {
+			mutex_unlock(&a->lock);
+			cond_resched();
+			gca_lock_mutator(a);
+		}
+		if (fatal_signal_pending(current)) {
+			*done += n;
+			return -EINTR;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Unwind a large object that could not be backed whole: release the
+ * first done pages of s, GCA_POPULATE_STEP per hold of a->lock as they
+ * were backed, then give the pages and any growth of the heap back.
+ * backed bytes were newly backed and not counted yet; the other pages of
+ * the range were free pages' retained memory (or the part populate
+ * counted as it failed), counted in heap_backed: nothing is kept.
+ */
+static void gca_unwind_large(struct gca_arena *a, struct gca_span *s,
+			     u64 done, s64 backed, u64 grown)
+{
+	struct gca_heap *h = &a->heap;
+	u64 off, n, freed = 0;
+
+	for (off = 0; off < done; off += n) {
+		n = min_t(u64, done - off, GCA_POPULATE_STEP);
+		freed += h->ops->release(h, s->start + off, n);
+		if (off + n < done) {
+			mutex_unlock(&a->lock);
+			cond_resched();
+			gca_lock_mutator(a);
+		}
+	}
+	freed -= min_t(u64, freed, backed);
+	h->heap_backed -= min(h->heap_backed, freed);
+	gca_large_abort(h, s, grown);
+}
+
 static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 {
 	struct gca_alloc_large *al = &c->arg->large;
@@ -294,8 +363,9 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	struct gca_heap *h = &a->heap;
 	struct gca_thread *t;
 	struct gca_span *s;
-	bool needzero;
-	u64 live0;
+	u64 live0, grown, done;
+	bool fresh, black;
+	s64 backed;
 	int ret;
 
 	ret = gca_check_mapped(a);
@@ -311,24 +381,42 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	gca_lock_mutator(a);
 	t = gca_thread_current(a);
 	if (!t) {
-		ret = -ESRCH;
-		goto out;
+		mutex_unlock(&a->lock);
+		return -ESRCH;
 	}
+	/* pinned (see gca_thread_get_current()): the lock will be dropped */
+	t->busy++;
 	ret = gca_mutator_may_allocate(a, t);
 	if (ret)
 		goto out;
-	live0 = h->heap_live;
-	s = gca_alloc_large(h, al->bytes, al->flags & GCA_ALLOC_NOSCAN,
-			    &needzero);
+	grown = h->grown_pages;
+	s = gca_large_reserve(h, al->bytes);
 	if (!s) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	ret = gca_populate_large(a, s, &backed, &fresh, &done);
+	if (ret) {
+		gca_unwind_large(a, s, done, backed, grown);
+		goto out;
+	}
+	/*
+	 * The lock was dropped: the phase may have moved.  Allocation is
+	 * black while marking only once this thread's barrier is on (a
+	 * cycle that began meanwhile waits for this thread at its barrier
+	 * round, and scans its stack after it: white is safe then), and
+	 * after a mark until the next one begins, as gca_alloc_large().
+	 */
+	black = h->marking ? t->barrier_cycle == a->cycle : h->sweeping;
+	live0 = h->heap_live;
+	gca_large_commit(h, s, al->flags & GCA_ALLOC_NOSCAN, backed, fresh,
+			 black);
 	al->addr = h->user_base + s->start * GCA_PAGE_SIZE;
-	al->needzero = needzero;
+	al->needzero = s->needzero;
 	gca_cycle_check_trigger(a);
 	gca_mark_assist(a, t, live0);
 out:
+	gca_thread_put(a, t);
 	mutex_unlock(&a->lock);
 	return ret;
 }

@@ -16,10 +16,23 @@
  *   bounds.term_reveals_every_time a new list at every termination: the
  *                                  retries stop at their bound, the cycle
  *                                  ends, holds stay a slice, all survive
+ *   huge.fails_clean               a large object of nearly the whole
+ *                                  32 GiB heap (64 MiB less), in a 128 MiB
+ *                                  memory cgroup: ENOMEM, and heap_sys,
+ *                                  heap_inuse, heap_released and the
+ *                                  cgroup's usage are back to before; the
+ *                                  arena works on
+ *   huge.killed_while_backing      the same without a limit, SIGKILLed
+ *                                  once 64 MiB are charged: it dies
+ *                                  before its usage reaches 1 GiB (not
+ *                                  after backing the VM's whole memory),
+ *                                  the cgroup empties, a new arena works
  */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "gca_test.h"
@@ -155,6 +168,18 @@ static int open_bounds_arena(struct gca_arena **a)
 	return gca_open(a, &p);
 }
 
+FIXTURE(huge) {
+	int unused;
+};
+
+FIXTURE_SETUP(huge)
+{
+}
+
+FIXTURE_TEARDOWN(huge)
+{
+}
+
 FIXTURE(bounds) {
 	struct gca_arena *a;
 	void **roots;
@@ -237,6 +262,243 @@ TEST_F_TIMEOUT(bounds, term_reveals_every_time, 300)
 	expect_lists(_metadata, self->roots, MAX_LISTS);
 	ASSERT_EQ(0, gca_collect(self->a));
 	expect_lists(_metadata, self->roots, MAX_LISTS);
+}
+
+/* ------------------------------------------------------------------ */
+/* Huge large objects: backed a piece per lock hold, killable, nothing  */
+/* kept on failure.                                                     */
+
+#define CG_ROOT		"/sys/fs/cgroup"
+#define HUGE_HEAP	(32ULL << 30)
+#define HUGE_BYTES	(HUGE_HEAP - SZ_64M)
+
+static int cg_write(const char *dir, const char *file, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return write_file(path, val);
+}
+
+static int64_t cg_read(const char *dir, const char *file)
+{
+	char path[256], buf[64];
+	int64_t v;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_file(path, buf, sizeof(buf)) < 0 || parse_s64(buf, &v))
+		return -1;
+	return v;
+}
+
+/* A fresh memory cgroup (dir), or a reason to skip. */
+static const char *cg_make(char *dir, size_t n, const char *name,
+			   const char *max)
+{
+	char buf[64];
+
+	if (geteuid() != 0)
+		return "needs root";
+	if (!path_exists(CG_ROOT "/cgroup.controllers") &&
+	    mount("none", CG_ROOT, "cgroup2", 0, NULL))
+		return "no cgroup2";
+	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
+	    !strstr(buf, "memory"))
+		return "no memory controller";
+	cg_write(CG_ROOT, "cgroup.subtree_control", "+memory");
+	snprintf(dir, n, CG_ROOT "/gca_%s_%d", name, getpid());
+	if (mkdir(dir, 0755) || cg_write(dir, "memory.max", max))
+		return "cannot make a memory cgroup";
+	cg_write(dir, "memory.swap.max", "0");
+	return NULL;
+}
+
+static void cg_join(const char *dir)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	cg_write(dir, "cgroup.procs", buf);
+}
+
+/* Once the processes in it are reaped, the cgroup empties and goes. */
+static bool cg_remove(const char *dir)
+{
+	for (int i = 0; i < 200; i++) {
+		if (!rmdir(dir))
+			return true;
+		sleep_ms(50);
+	}
+	return false;
+}
+
+static int open_huge(struct gca_arena **a)
+{
+	struct gca_params p = {
+		.flags = GCA_PARAM_GC_PERCENT,
+		.gc_percent = -1,
+		.heap_size = HUGE_HEAP,
+	};
+
+	return gca_open(a, &p);
+}
+
+/* Does the arena still allocate, collect and keep its invariants? */
+static int arena_works(struct gca_arena *a)
+{
+	struct gca_memstats ms;
+	void **keep;
+	int i;
+
+	keep = gca_alloc(a, SZ_1M);
+	if (!keep)
+		return 1;
+	for (i = 0; i < 1000; i++) {
+		void *p = gca_alloc(a, 64);
+
+		if (!p)
+			return 2;
+		gca_store(a, &keep[i], p);
+	}
+	if (gca_collect(a) || gca_read_memstats(a, &ms))
+		return 3;
+	if (ms.mallocs - ms.frees != ms.heap_objects ||
+	    ms.heap_alloc > ms.heap_inuse || ms.heap_inuse > ms.heap_sys ||
+	    ms.heap_objects < 1001)
+		return 4;
+	return 0;
+}
+
+/* In the child, in a 128 MiB cgroup: one huge object, then more. */
+__test_helper int huge_child(const char *dir)
+{
+	struct gca_memstats m0, m1;
+	struct gca_arena *a;
+	int64_t cur0, cur1;
+	void *p;
+
+	cg_join(dir);
+	if (open_huge(&a))
+		return 10;
+	if (arena_works(a))
+		return 11;
+	if (gca_read_memstats(a, &m0))
+		return 12;
+	cur0 = cg_read(dir, "memory.current");
+	p = gca_alloc(a, HUGE_BYTES);
+	if (p)
+		return 13;		/* 32 GiB in 128 MiB? */
+	if (errno != ENOMEM)
+		return 14;
+	if (gca_read_memstats(a, &m1))
+		return 15;
+	cur1 = cg_read(dir, "memory.current");
+	fprintf(stderr, "# heap_sys %llu -> %llu, heap_inuse %llu -> %llu, heap_released %llu -> %llu, memory.current %lld -> %lld (peak %lld)\n",
+		(unsigned long long)m0.heap_sys, (unsigned long long)m1.heap_sys,
+		(unsigned long long)m0.heap_inuse,
+		(unsigned long long)m1.heap_inuse,
+		(unsigned long long)m0.heap_released,
+		(unsigned long long)m1.heap_released,
+		(long long)cur0, (long long)cur1,
+		(long long)cg_read(dir, "memory.peak"));
+	/* nothing kept: not the heap's growth, not a page */
+	if (m1.heap_sys != m0.heap_sys)
+		return 16;
+	if (m1.heap_inuse != m0.heap_inuse ||
+	    m1.heap_objects != m0.heap_objects)
+		return 17;
+	if (m1.heap_released != m0.heap_released)
+		return 18;
+	if (cur0 < 0 || cur1 > cur0 + (int64_t)(8 * SZ_1M))
+		return 19;
+	if (arena_works(a))
+		return 20;
+	gca_close(a);
+	return 0;
+}
+
+TEST_F_TIMEOUT(huge, fails_clean, 300)
+{
+	char dir[128];
+	const char *why;
+	int status;
+	pid_t pid;
+
+	why = cg_make(dir, sizeof(dir), "huge", "134217728");
+	if (why)
+		SKIP(return, "%s", why);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(huge_child(dir));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status))
+		TH_LOG("the child died of signal %d (OOM?)",
+		       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	if (WIFEXITED(status))
+		EXPECT_EQ(0, WEXITSTATUS(status))
+			TH_LOG("child failed at step %d", WEXITSTATUS(status));
+	EXPECT_TRUE(cg_remove(dir));
+}
+
+__test_helper int killed_child(const char *dir, int wfd)
+{
+	struct gca_arena *a;
+
+	cg_join(dir);
+	if (open_huge(&a))
+		return 10;
+	if (write(wfd, "g", 1) != 1)
+		return 11;
+	/* backs the VM's whole memory, unless the kill stops it */
+	gca_alloc(a, HUGE_BYTES);
+	return 12;
+}
+
+TEST_F_TIMEOUT(huge, killed_while_backing, 300)
+{
+	int64_t cur = 0, peak;
+	struct gca_arena *a;
+	char dir[128], c;
+	const char *why;
+	int status, pfd[2];
+	pid_t pid;
+
+	why = cg_make(dir, sizeof(dir), "kill", "max");
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(pfd[0]);
+		_exit(killed_child(dir, pfd[1]));
+	}
+	close(pfd[1]);
+	ASSERT_EQ(1, read(pfd[0], &c, 1));
+	close(pfd[0]);
+	/* 32 MiB of span table, then pages: the allocation is under way */
+	for (int i = 0; i < 60000; i++) {
+		cur = cg_read(dir, "memory.current");
+		if (cur > (int64_t)(64 * SZ_1M) ||
+		    waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		sleep_ms(1);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	peak = cg_read(dir, "memory.peak");
+	TH_LOG("killed at memory.current %lld, memory.peak %lld",
+	       (long long)cur, (long long)peak);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_LT((int64_t)(64 * SZ_1M), cur);
+	if (peak >= 0)
+		EXPECT_GT((int64_t)SZ_1M * 1024, peak);
+	EXPECT_TRUE(cg_remove(dir));
+	/* the kernel is fine: a new arena works */
+	ASSERT_EQ(0, open_huge(&a));
+	EXPECT_EQ(0, arena_works(a));
+	gca_close(a);
 }
 
 TEST_HARNESS_MAIN
