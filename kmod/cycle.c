@@ -57,6 +57,11 @@
  *     (gca_span_refill()); then free pages beyond the retained goal are
  *     released, and the cycle is complete (OFF).
  *
+ * Threads that will never answer are dropped at every round
+ * (gca_reap_and_signal()): exiting, killed, or no longer in the arena's
+ * mm (execve()); late ones are sent the preempt signal, only within the
+ * arena's own thread group and image (gca_thread_signal()).
+ *
  * All state lives in the arena under arena->lock.  Mutators wait on
  * cycle_wq (woken at every phase change: phase_gen), the collector waits
  * on gc_wq (woken when a thread answers: wake_gen).
@@ -245,14 +250,13 @@ static void gca_reap_and_signal(struct gca_arena *a, enum gca_wait_for what)
 	list_for_each_entry_safe(t, n, &a->threads, node) {
 		if (gca_thread_done(a, t, what))
 			continue;
-		if (gca_thread_gone(t)) {
+		if (gca_thread_gone(a, t)) {
 			/*
 			 * A stack being scanned by another thread stays, and
 			 * so does a thread inside a call of its own (busy):
 			 * the next round drops it.
 			 */
-			if (!t->park_claimed && !t->busy)
-				gca_thread_drop(a, t);
+			gca_thread_reap(a, t);
 			continue;
 		}
 		/* a parked thread is blocked on purpose: others scan for it */
@@ -264,7 +268,7 @@ static void gca_reap_and_signal(struct gca_arena *a, enum gca_wait_for what)
 			continue;
 		t->signalled_seq = a->hs_seq;
 		t->signalled_at = jiffies;
-		send_sig_info(a->preempt_signal, SEND_SIG_PRIV, t->task);
+		gca_thread_signal(a, t);
 	}
 }
 

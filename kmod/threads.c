@@ -10,6 +10,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
@@ -98,11 +99,70 @@ void gca_thread_drop(struct gca_arena *a, struct gca_thread *t)
 	wake_up(&a->gc_wq);
 }
 
-/* A thread that will never answer a handshake. */
-bool gca_thread_gone(struct gca_thread *t)
+/*
+ * A thread that will never answer a handshake: it is exiting or being
+ * killed, or it no longer runs in the arena's mm.  A registration dies
+ * with its mm: a thread that called execve() runs another program (the
+ * arena's file may have stayed open in it, without O_CLOEXEC), and one
+ * that exited has no mm at all.  task->mm is only compared, never
+ * followed: a->mm is mmgrab()ed, so no other mm can take its address
+ * while the arena exists, and a task never comes back to an mm it left.
+ */
+bool gca_thread_gone(struct gca_arena *a, struct gca_thread *t)
 {
 	return (READ_ONCE(t->task->flags) & PF_EXITING) ||
-	       __fatal_signal_pending(t->task);
+	       __fatal_signal_pending(t->task) ||
+	       READ_ONCE(t->task->mm) != a->mm;
+}
+
+/*
+ * Drop t if it is gone and nothing uses it: not a stack being scanned by
+ * another thread (park_claimed), not a thread inside a call of its own
+ * (busy).  True if it was dropped.
+ */
+bool gca_thread_reap(struct gca_arena *a, struct gca_thread *t)
+{
+	lockdep_assert_held(&a->lock);
+	if (t->park_claimed || t->busy || !gca_thread_gone(a, t))
+		return false;
+	gca_thread_drop(a, t);
+	return true;
+}
+
+/*
+ * The preempt signal, sent as the process would send it to one of its
+ * own threads with tgkill(2): only to a thread of the arena's thread
+ * group that still runs in the arena's mm, and with the siginfo of such
+ * a call (SI_TKILL, the process's pid and the thread's own uid).  Not
+ * SEND_SIG_PRIV: that would reach whatever the task runs now, a setuid
+ * program included.  The check and the send are one step under
+ * task_lock(), which execve() holds while it switches the task's mm
+ * (exec_mmap()), and which nests outside the signal lock as the OOM
+ * killer's does.  Same thread group, same image: what tgkill() allows
+ * any thread of the process (kill_ok_by_cred() is not consulted for the
+ * sender's own thread group).  A registered task of another thread
+ * group (a CLONE_VM child) is never signalled: it must answer by itself.
+ */
+void gca_thread_signal(struct gca_arena *a, struct gca_thread *t)
+{
+	struct task_struct *p = t->task;
+	struct kernel_siginfo info;
+	int sig = a->preempt_signal;
+
+	lockdep_assert_held(&a->lock);
+	clear_siginfo(&info);
+	info.si_signo = sig;
+	info.si_code = SI_TKILL;
+	/* numbers in the initial namespaces: the sending kthread's */
+	info.si_pid = pid_nr(a->pid);
+	task_lock(p);
+	rcu_read_lock();
+	info.si_uid = from_kuid_munged(&init_user_ns, __task_cred(p)->uid);
+	if (p->mm == a->mm && task_tgid(p) == a->pid &&
+	    !(p->flags & PF_EXITING))
+		send_sig_info(sig, &info, p);
+	rcu_read_unlock();
+	task_unlock(p);
 }
 
 #define GCA_RET_BATCH	64

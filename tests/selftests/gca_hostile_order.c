@@ -21,10 +21,13 @@
  *   fork_with_mapping, exit_mid_cycle, sigkill_mid_cycle,
  *   stopped_process_isolated, thread_exit_without_unregister,
  *   parked_thread_exits (concurrent marking's GCA_HS_PARK),
- *   ioctls_while_handshake_pending
+ *   ioctls_while_handshake_pending, exec_registered_thread,
+ *   exec_clone_vm_sibling
  * and zz_final.still_working last.
  */
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -91,12 +94,14 @@ struct raw {
 	uint8_t *heap;
 };
 
-static int raw_make(struct raw *r, uint32_t preempt_signal, bool map)
+/* oflags: O_CLOEXEC, or 0 for a file that stays open across execve() */
+static int raw_make_flags(struct raw *r, uint32_t preempt_signal, bool map,
+			  int oflags)
 {
 	memset(r, 0, sizeof(*r));
 	r->ctrl = MAP_FAILED;
 	r->heap = MAP_FAILED;
-	r->fd = open(GCA_DEV, O_RDWR | O_CLOEXEC);
+	r->fd = open(GCA_DEV, O_RDWR | oflags);
 	if (r->fd < 0)
 		return -errno;
 	r->cr.size = sizeof(r->cr);
@@ -115,6 +120,11 @@ static int raw_make(struct raw *r, uint32_t preempt_signal, bool map)
 	if (r->heap == MAP_FAILED)
 		return -errno;
 	return 0;
+}
+
+static int raw_make(struct raw *r, uint32_t preempt_signal, bool map)
+{
+	return raw_make_flags(r, preempt_signal, map, O_CLOEXEC);
 }
 
 static void raw_free(struct raw *r)
@@ -1469,6 +1479,230 @@ TEST_F_TIMEOUT(order, ioctls_while_handshake_pending, 120)
 	ASSERT_EQ(0, pthread_join(th, NULL));
 	EXPECT_EQ(0, s.ret);
 	raw_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* execve() by a registered thread, the arena's file without O_CLOEXEC:  */
+/* the registration dies with its mm; the cycle goes on without it, and  */
+/* the new program gets no preempt signal.  The new program is this one, */
+/* run as a helper (exec_helper() below, before main()): it counts       */
+/* SIGURG for 500 ms, reports through a pipe, and stays alive (an exit   */
+/* would end the registration anyway) until the test closes another.    */
+
+#define EXEC_HELPER	"--gca-exec-helper"
+
+struct exec_report {
+	int sigs;		/* preempt signals the new image received */
+	int cycle_done;		/* "cycle": the pending cycle ended */
+};
+
+static volatile sig_atomic_t helper_sigs;
+
+static void helper_sigurg(int sig)
+{
+	helper_sigs++;
+}
+
+/*
+ * argv: self EXEC_HELPER MODE ARENA_FD REPORT_FD HOLD_FD.  MODE "cycle": first
+ * wait (up to 10 s) for the arena's pending cycle to end, with poll() on
+ * the inherited file (readable once a cycle completed).  glibc passes
+ * argc and argv to constructors, static binaries included.
+ */
+__attribute__((constructor)) static void exec_helper(int argc, char **argv)
+{
+	struct exec_report rep = { 0 };
+	struct sigaction sa;
+	struct pollfd pfd;
+	uint64_t end;
+	ssize_t n;
+	char c;
+
+	if (argc != 6 || strcmp(argv[1], EXEC_HELPER))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = helper_sigurg;
+	sigaction(SIGURG, &sa, NULL);
+	if (!strcmp(argv[2], "cycle")) {
+		pfd.fd = atoi(argv[3]);
+		pfd.events = POLLIN;
+		end = now_ns() + 10000000000ULL;
+		while (!rep.cycle_done && now_ns() < end)
+			if (poll(&pfd, 1, 100) > 0 && (pfd.revents & POLLIN))
+				rep.cycle_done = 1;
+	}
+	end = now_ns() + 500000000ULL;
+	while (now_ns() < end)
+		sleep_ms(10);
+	rep.sigs = helper_sigs;
+	if (write(atoi(argv[4]), &rep, sizeof(rep)) != sizeof(rep))
+		_exit(1);
+	/* until the test closes the other end */
+	for (;;) {
+		n = read(atoi(argv[5]), &c, 1);
+		if (!n || (n < 0 && errno != EINTR))
+			break;
+	}
+	_exit(0);
+}
+
+/* hold: the read end of the pipe whose closing ends the helper */
+static void exec_self(const char *mode, int fd, int out, int hold)
+{
+	char fdarg[16], outarg[16], holdarg[16];
+
+	snprintf(fdarg, sizeof(fdarg), "%d", fd);
+	snprintf(outarg, sizeof(outarg), "%d", out);
+	snprintf(holdarg, sizeof(holdarg), "%d", hold);
+	execl("/proc/self/exe", "gca_exec_helper", EXEC_HELPER, mode, fdarg,
+	      outarg, holdarg, (char *)NULL);
+}
+
+/*
+ * The child: its main thread registered, a cycle started by an
+ * unregistered thread's COLLECT and waiting for the main thread's answer
+ * (no handler: SIGURG is ignored), the main thread calls execve().  The
+ * collector must not wait for it any longer, nor signal the new program.
+ */
+static void exec_mid_cycle_child(int out, int hold)
+{
+	struct starter s = { 0 };
+	struct raw r;
+	pthread_t th;
+	uint64_t t0;
+
+	if (raw_make_flags(&r, SIGURG, true, 0))
+		_exit(2);
+	if (raw_register(r.fd))
+		_exit(3);
+	s.fd = r.fd;
+	if (pthread_create(&th, NULL, start_cycle_main, &s))
+		_exit(4);
+	t0 = now_ns();
+	while (__atomic_load_n(&r.ctrl->phase, __ATOMIC_ACQUIRE) ==
+	       GCA_PHASE_OFF && now_ns() - t0 < 10000000000ULL)
+		sleep_ms(1);
+	if (r.ctrl->phase == GCA_PHASE_OFF)
+		_exit(5);
+	exec_self("cycle", r.fd, out, hold);
+	_exit(6);
+}
+
+TEST_F_TIMEOUT(order, exec_registered_thread, 60)
+{
+	struct exec_report rep = { -1, -1 };
+	int pfd[2], hold[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(0, pipe(hold));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(pfd[0]);
+		close(hold[1]);
+		exec_mid_cycle_child(pfd[1], hold[0]);
+	}
+	close(pfd[1]);
+	close(hold[0]);
+	n = read(pfd[0], &rep, sizeof(rep));
+	close(pfd[0]);
+	close(hold[1]);
+	EXPECT_EQ((ssize_t)sizeof(rep), n) TH_LOG("no report from the new image");
+	EXPECT_EQ(1, rep.cycle_done)
+		TH_LOG("the cycle waited for a thread that had called execve()");
+	EXPECT_EQ(0, rep.sigs)
+		TH_LOG("the new program got %d preempt signals", rep.sigs);
+	ASSERT_TRUE(wait_child(pid, 20000, &status)) {
+		reap_hard(pid);
+	}
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("child status %#x", status);
+}
+
+/*
+ * A CLONE_VM child (vfork, as posix_spawn() makes it) registers with the
+ * arena (same mm) and calls execve(); the parent's gca_collect() (a
+ * registered thread's COLLECT) must complete, and the new program gets
+ * no signal (it is not even of the arena's thread group).
+ */
+struct vm_sibling {
+	int fd, out, hold;
+	int reg_err;
+	char *stack;
+	size_t stack_size;
+};
+
+static int vm_sibling_main(void *arg)
+{
+	struct vm_sibling *v = arg;
+	struct gca_thread_reg tr = { .size = sizeof(tr) };
+
+	tr.stack_lo = (uintptr_t)v->stack;
+	tr.stack_hi = (uintptr_t)v->stack + v->stack_size;
+	v->reg_err = ioctl_err(v->fd, GCA_IOC_REGISTER_THREAD, &tr);
+	if (!v->reg_err)
+		exec_self("count", v->fd, v->out, v->hold);
+	_exit(7);
+}
+
+static void exec_vm_sibling_child(int out, int hold)
+{
+	struct vm_sibling v = { .out = out, .hold = hold, .reg_err = -1 };
+	struct raw r;
+	pid_t pid;
+
+	if (raw_make_flags(&r, SIGURG, true, 0))
+		_exit(2);
+	if (raw_register(r.fd))
+		_exit(3);
+	v.fd = r.fd;
+	v.stack_size = 256 * 1024;
+	v.stack = malloc(v.stack_size);
+	if (!v.stack)
+		_exit(4);
+	/* CLONE_VFORK: back here once the child has called execve() */
+	pid = clone(vm_sibling_main, v.stack + v.stack_size,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &v);
+	if (pid < 0 || v.reg_err)
+		_exit(5);
+	_exit(raw_hs(r.fd, GCA_IOC_COLLECT) ? 6 : 0);
+}
+
+TEST_F_TIMEOUT(order, exec_clone_vm_sibling, 60)
+{
+	struct exec_report rep = { -1, -1 };
+	int pfd[2], hold[2], status = 0;
+	bool exited;
+	ssize_t n;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(0, pipe(hold));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(pfd[0]);
+		close(hold[1]);
+		exec_vm_sibling_child(pfd[1], hold[0]);
+	}
+	close(pfd[1]);
+	close(hold[0]);
+	/* the new program stays alive meanwhile: its exit would free it */
+	exited = wait_child(pid, 10000, &status);
+	if (!exited)
+		reap_hard(pid);
+	n = read(pfd[0], &rep, sizeof(rep));
+	close(pfd[0]);
+	close(hold[1]);
+	EXPECT_TRUE(exited)
+		TH_LOG("gca_collect() waited for a registration whose task had called execve()");
+	if (exited)
+		EXPECT_EQ(0, status) TH_LOG("child status %#x", status);
+	ASSERT_EQ((ssize_t)sizeof(rep), n) TH_LOG("no report from the new image");
+	EXPECT_EQ(0, rep.sigs)
+		TH_LOG("the new program got %d preempt signals", rep.sigs);
 }
 
 /* ------------------------------------------------------------------ */
