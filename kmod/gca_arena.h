@@ -292,6 +292,7 @@ void gca_uncache_all(struct gca_arena *a, struct gca_thread *t);
 void gca_thread_drop(struct gca_arena *a, struct gca_thread *t);
 bool gca_thread_gone(struct gca_arena *a, struct gca_thread *t);
 bool gca_thread_reap(struct gca_arena *a, struct gca_thread *t);
+u32 gca_reap_gone(struct gca_arena *a);
 void gca_thread_signal(struct gca_arena *a, struct gca_thread *t);
 int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
 			u64 uspans, u32 nspans);

@@ -159,6 +159,9 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 		goto err_unlock;
 	}
 	tid = find_first_zero_bit(a->tid_map, GCA_MAX_THREADS);
+	/* full: dead threads that never unregistered give their slots back */
+	if (tid >= GCA_MAX_THREADS && gca_reap_gone(a))
+		tid = find_first_zero_bit(a->tid_map, GCA_MAX_THREADS);
 	if (tid >= GCA_MAX_THREADS) {
 		ret = -ENOSPC;
 		goto err_unlock;

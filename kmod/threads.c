@@ -130,6 +130,29 @@ bool gca_thread_reap(struct gca_arena *a, struct gca_thread *t)
 }
 
 /*
+ * Drop every gone thread (GCA_IOC_REGISTER_THREAD, when the table is
+ * full).  A module has no hook at a thread's exit: no task-exit notifier
+ * is exported, and task_work runs at the next return to userspace, not
+ * at exit.  So a thread that exits without unregistering (a raw exit
+ * system call, a thread killed inside the library) is noticed when
+ * someone looks: the collector at every handshake round, and
+ * registration when it needs the slot.  Until then it pins its
+ * task_struct (not its stack or mm), at most GCA_MAX_THREADS per arena.
+ * Returns how many were dropped.
+ */
+u32 gca_reap_gone(struct gca_arena *a)
+{
+	struct gca_thread *t, *n;
+	u32 dropped = 0;
+
+	lockdep_assert_held(&a->lock);
+	list_for_each_entry_safe(t, n, &a->threads, node)
+		if (gca_thread_reap(a, t))
+			dropped++;
+	return dropped;
+}
+
+/*
  * The preempt signal, sent as the process would send it to one of its
  * own threads with tgkill(2): only to a thread of the arena's thread
  * group that still runs in the arena's mm, and with the siginfo of such

@@ -20,6 +20,7 @@
  *   close_while_mapped_raw, close_behind_library, close_during_collect,
  *   fork_with_mapping, exit_mid_cycle, sigkill_mid_cycle,
  *   stopped_process_isolated, thread_exit_without_unregister,
+ *   dead_threads_gogc_off,
  *   parked_thread_exits (concurrent marking's GCA_HS_PARK),
  *   ioctls_while_handshake_pending, exec_registered_thread,
  *   exec_clone_vm_sibling
@@ -1185,6 +1186,63 @@ TEST_F_TIMEOUT(order, thread_exit_without_unregister, 300)
 	EXPECT_EQ(0, gca_collect(a));
 	EXPECT_EQ(1000ULL, check_list(l, 1, SALT));
 	check_arena(_metadata, a);
+}
+
+/*
+ * The same without any cycle: with GOGC off nothing starts one, so the
+ * dead threads must be noticed when their slots are wanted.  More than
+ * GCA_MAX_THREADS (1024) threads register and exit by the raw system
+ * call, one after the other; every registration succeeds, and no cycle
+ * ran meanwhile.
+ */
+struct raw_leaver {
+	int fd;
+	int err;
+};
+
+static void *raw_leaver_main(void *arg)
+{
+	struct raw_leaver *lv = arg;
+
+	lv->err = raw_register(lv->fd);
+	syscall(SYS_exit, 0);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(order, dead_threads_gogc_off, 300)
+{
+	struct gca_params_arg pa = { .size = sizeof(pa),
+				     .flags = GCA_SET_GC_PERCENT,
+				     .gc_percent = -1 };
+	struct gca_stats st = { .size = sizeof(st) };
+	unsigned int i, fails = 0, first = 0;
+	struct raw_leaver lv;
+	pthread_attr_t attr;
+	int first_err = 0;
+	struct raw r;
+	pthread_t t;
+
+	ASSERT_EQ(0, raw_make(&r, 0, false));
+	ASSERT_EQ(0, ioctl_err(r.fd, GCA_IOC_SET_PARAMS, &pa));
+	ASSERT_EQ(0, pthread_attr_init(&attr));
+	ASSERT_EQ(0, pthread_attr_setstacksize(&attr, 64 * 1024));
+	for (i = 0; i < 1100; i++) {
+		lv.fd = r.fd;
+		lv.err = -1;
+		ASSERT_EQ(0, pthread_create(&t, &attr, raw_leaver_main, &lv));
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		if (lv.err && !fails++) {
+			first = i;
+			first_err = lv.err;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	EXPECT_EQ(0U, fails)
+		TH_LOG("%u registrations refused, from thread %u on (%s): dead threads are reaped only by a cycle?",
+		       fails, first, strerror(first_err));
+	ASSERT_EQ(0, ioctl_err(r.fd, GCA_IOC_READ_STATS, &st));
+	EXPECT_EQ(0U, st.num_gc);
+	raw_free(&r);
 }
 
 #ifdef GCA_HS_PARK
