@@ -26,15 +26,19 @@
  *     stack (copy_from_user, in its own context) and goes on; the root
  *     ranges and the stacks of parked threads are scanned by whichever
  *     process thread gets there first (a thread that parks before it
- *     answered this round scans its own as it parks).  A thread that
- *     registers during the mark is not born scanned, as Go's new
- *     goroutines are: pthread_create() hands it pointers through memory
- *     nobody scans, and its creator may drop them before its own scan,
- *     so it scans its stack at its first answer or park, and no later
- *     round ends without it (gca_thread_done()).  Meanwhile this thread
- *     drains the gray queue a slice at a time, reading the heap through
- *     kernel mappings, and lets waiting mutators have the lock between
- *     two slices (gca_collector_yield()).  Allocation is black; mutators
+ *     answered this round scans its own as it parks), or, when none has
+ *     taken them GCA_PREEMPT_DELAY_MS into the stage, by this thread
+ *     through the mm's page tables (gca_collector_help()): a thread that
+ *     parked during the barrier round, or every thread parked, must not
+ *     stall the cycle.  A thread that registers during the mark is not
+ *     born scanned, as Go's new goroutines are: pthread_create() hands it
+ *     pointers through memory nobody scans, and its creator may drop them
+ *     before its own scan, so it scans its stack at its first answer or
+ *     park, and no later round ends without it (gca_thread_done()).
+ *     Meanwhile this thread drains the gray queue a slice at a time,
+ *     reading the heap through kernel mappings, and lets waiting mutators
+ *     have the lock between two slices (gca_collector_yield()).
+ *     Allocation is black; mutators
  *     that allocate during the mark owe marking work in proportion
  *     (gca_mark_assist()).
  *  3b. MARK, stage FLUSH (Go's gcMarkDone ragged barrier): rounds at
@@ -50,8 +54,9 @@
  *     round, the queue is drained concurrently, and termination is tried
  *     again (Go's gcMarkDone loop; mark_term_retries counts it).  With
  *     checkmark on, the marks are saved and the heap is marked again from
- *     the roots, stacks rescanned by the held threads, and any object the
- *     concurrent mark missed is reported (Go's gccheckmark).
+ *     the roots, stacks rescanned by the held threads (parked ones as in
+ *     3), and any object the concurrent mark missed is reported (Go's
+ *     gccheckmark).
  *  5. SWEEP: held threads are released with the barrier off; this thread
  *     sweeps in slices while mutators sweep lazily the spans they take
  *     (gca_span_refill()); then free pages beyond the retained goal are
@@ -106,6 +111,7 @@
 #include <linux/kthread.h>
 #include <linux/math64.h>
 #include <linux/ratelimit.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -320,6 +326,65 @@ static void gca_collector_yield(struct gca_arena *a)
 	}
 }
 
+static int gca_help_scan(struct gca_arena *a, struct mm_struct *mm);
+
+/* Is there work gca_help_scan() would take now? */
+static bool gca_help_wanted(struct gca_arena *a)
+{
+	struct gca_thread *t;
+
+	lockdep_assert_held(&a->lock);
+	/* past the barrier stage: FLUSH and TERM wait for new threads too */
+	if ((a->phase != GCA_PHASE_MARK && a->phase != GCA_PHASE_MARK_TERM) ||
+	    a->stage == GCA_STAGE_BARRIER)
+		return false;
+	if (!a->roots_claimed && !a->roots_scanned)
+		return true;
+	list_for_each_entry(t, &a->threads, node)
+		if (t->parked && !t->park_claimed &&
+		    t->scanned_cycle != a->scan_id)
+			return true;
+	return false;
+}
+
+/*
+ * Scanning work of the stage (the root ranges, parked threads' stacks)
+ * that no process thread has taken GCA_PREEMPT_DELAY_MS into it: this
+ * thread does it itself.  Left to the process, the cycle may wait for a
+ * thread that never comes: when every registered thread is parked (a
+ * one-thread program in gca_wait_cycle(), a thread that parked during
+ * the barrier round, before anyone scanned), when none is registered
+ * while root ranges are, or when the one that took the work failed.
+ * The memory is read through the mm's page tables without ever waiting
+ * on the process (gca_copy_remote()).  Called without a->lock.  1 if it
+ * did some work, 0 if none, or -errno.
+ */
+static int gca_collector_help(struct gca_arena *a)
+{
+	struct mm_struct *mm = a->mm;
+	int ret;
+
+	if (!mmget_not_zero(mm)) {
+		/*
+		 * The process image is gone (exit, execve()): no thread
+		 * runs in this mm again (every registration is gone, see
+		 * gca_thread_gone()), and nothing its memory held can reach
+		 * the heap, which no mm maps any more.
+		 */
+		mutex_lock(&a->lock);
+		ret = !a->roots_scanned;
+		a->roots_scanned = true;
+		mutex_unlock(&a->lock);
+		return ret;
+	}
+	mutex_lock(&a->lock);
+	ret = gca_help_scan(a, mm);
+	mutex_unlock(&a->lock);
+	/* the last reference, if the process exited meanwhile: not here */
+	mmput_async(mm);
+	return ret;
+}
+
 /*
  * Between two slices of the collector's work done with a->lock held:
  * drop it and let waiting mutators in.  0, or -EINTR (a->lock held).
@@ -383,11 +448,12 @@ static int gca_drain_held(struct gca_arena *a)
 static int gca_wait_threads(struct gca_arena *a, enum gca_wait_for what,
 			    bool drain)
 {
+	unsigned long delay = msecs_to_jiffies(GCA_PREEMPT_DELAY_MS);
 	struct gca_heap *h = &a->heap;
 
 	for (;;) {
 		u64 gen = READ_ONCE(a->wake_gen);
-		bool done;
+		bool done, help;
 		int ret = 0;
 
 		mutex_lock(&a->lock);
@@ -400,11 +466,23 @@ static int gca_wait_threads(struct gca_arena *a, enum gca_wait_for what,
 			a->assist_credit += h->scanned_bytes - scanned;
 		}
 		done = !ret && gca_all_done(a, what);
+		help = !done &&
+		       !time_before(jiffies, a->phase_jiffies + delay) &&
+		       gca_help_wanted(a);
 		mutex_unlock(&a->lock);
 		if (done)
 			return 0;
 		if (ret == -EINTR || gca_collector_should_stop(a))
 			return -EINTR;
+		if (help) {
+			int err = gca_collector_help(a);
+
+			if (err == -EINTR)
+				return -EINTR;
+			/* more to do; or, on -EAGAIN and others, retry below */
+			if (err > 0)
+				continue;
+		}
 		if (ret == -EAGAIN) {
 			/* more gray work: give mutators the lock, go on */
 			gca_collector_yield(a);
@@ -961,7 +1039,9 @@ void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
 	gca_record_pause(a, t0);
 }
 
-static int gca_scan_own_stack(struct gca_arena *a, u64 lo, u64 hi, u64 sp)
+/* mm: NULL from a process thread, else the collector's (roots.c) */
+static int gca_scan_stack(struct gca_arena *a, struct mm_struct *mm,
+			  u64 lo, u64 hi, u64 sp)
 {
 	/*
 	 * sp is untrusted.  Outside the registered stack (a handler on an
@@ -969,7 +1049,7 @@ static int gca_scan_own_stack(struct gca_arena *a, u64 lo, u64 hi, u64 sp)
 	 */
 	if (sp < lo || sp > hi)
 		sp = lo;
-	return gca_scan_user_range(a, sp, hi - sp);
+	return gca_scan_user_range(a, mm, sp, hi - sp);
 }
 
 static struct gca_thread *gca_thread_by_tid(struct gca_arena *a, u32 tid)
@@ -984,10 +1064,11 @@ static struct gca_thread *gca_thread_by_tid(struct gca_arena *a, u32 tid)
 
 /*
  * Scanning work any process thread can do for the cycle: the root ranges
- * and the stacks of parked threads.  Called with a->lock held; drops it
+ * and the stacks of parked threads; and the collector thread too, with
+ * mm (see gca_collector_help()).  Called with a->lock held; drops it
  * around the scan.  Returns 1 if it did some work, 0 if none, or -errno.
  */
-static int gca_help_scan(struct gca_arena *a)
+static int gca_help_scan(struct gca_arena *a, struct mm_struct *mm)
 {
 	u64 scan = a->scan_id, lo, hi, sp;
 	struct gca_thread *p;
@@ -1003,7 +1084,7 @@ static int gca_help_scan(struct gca_arena *a)
 	if (!a->roots_claimed && !a->roots_scanned) {
 		a->roots_claimed = true;
 		mutex_unlock(&a->lock);
-		err = gca_scan_roots(a);
+		err = gca_scan_roots(a, mm);
 		gca_lock_mutator(a);
 		a->roots_claimed = false;
 		if (!err && a->scan_id == scan)
@@ -1026,7 +1107,7 @@ static int gca_help_scan(struct gca_arena *a)
 	if (!found)
 		return 0;
 	mutex_unlock(&a->lock);
-	err = gca_scan_own_stack(a, lo, hi, sp);
+	err = gca_scan_stack(a, mm, lo, hi, sp);
 	gca_lock_mutator(a);
 	/* it may have unparked or gone meanwhile: look it up again */
 	p = gca_thread_by_tid(a, tid);
@@ -1058,7 +1139,8 @@ static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
 	t->park_claimed = true;
 	t0 = ktime_get_ns();
 	mutex_unlock(&a->lock);
-	err = gca_scan_own_stack(a, t->stack_lo, t->stack_hi, t->park_sp);
+	err = gca_scan_stack(a, NULL, t->stack_lo, t->stack_hi,
+			     t->park_sp);
 	gca_lock_mutator(a);
 	/* t is the caller's own, pinned by its ioctl (t->busy) */
 	t->park_claimed = false;
@@ -1130,7 +1212,7 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 			u64 ts = ktime_get_ns();
 
 			mutex_unlock(&a->lock);
-			err = gca_scan_own_stack(a, lo, hi, hs->sp);
+			err = gca_scan_stack(a, NULL, lo, hi, hs->sp);
 			gca_lock_mutator(a);
 			worked = true;
 			/* gca_collect()'s caller records its pieces of work */
@@ -1152,7 +1234,7 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 			gca_wake_collector(a);
 		}
 		ts = ktime_get_ns();
-		err = gca_help_scan(a);
+		err = gca_help_scan(a, NULL);
 		if (err > 0 && collect)
 			gca_record_pause(a, ktime_get_ns() - ts);
 		if (err < 0) {

@@ -299,8 +299,9 @@ int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
 
 /* roots.c */
 int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n);
-int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len);
-int gca_scan_roots(struct gca_arena *a);
+int gca_scan_user_range(struct gca_arena *a, struct mm_struct *mm,
+			u64 start, u64 len);
+int gca_scan_roots(struct gca_arena *a, struct mm_struct *mm);
 
 /*
  * a->lock taken for a mutator's call (an ioctl, a stack scan): counted in

@@ -3,8 +3,10 @@
  * Reading roots out of the process: thread stacks and registered ranges.
  *
  * Roots are process memory, read with copy_from_user() by a thread of the
- * process itself, inside its own ioctl (the collector thread never
- * touches user page tables).  The words are copied into a kernel buffer a
+ * process itself, inside its own ioctl; or, when no process thread will
+ * do it (every registered thread parked, say), by the collector thread,
+ * through the page tables of the process's mm (gca_copy_remote()), never
+ * waiting on the process.  The words are copied into a kernel buffer a
  * page at a time without arena->lock (a fault takes mmap_lock, which
  * ranks above it), then handed to the core under the lock as untrusted
  * candidate pointers.  A page that cannot be read is skipped: the range
@@ -12,12 +14,86 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/freezer.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "gca_arena.h"
 
-int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len)
+/* Lookups of one page by the collector before it gives up the scan. */
+#define GCA_REMOTE_TRIES	100
+
+/*
+ * The collector thread reads a page of the process's memory: mm is the
+ * arena's, pinned by the caller (mmget_not_zero()).  The page is looked
+ * up with get_user_pages_remote() and read through the kernel's mapping.
+ * The process must not be able to make this thread wait, or the arena's
+ * release (kthread_stop()) would wait with it: the mmap lock is only
+ * tried (a holder may itself wait on the process, a FUSE server say),
+ * and FOLL_NOWAIT makes a fault that needs I/O (swap, a file, a
+ * userfaultfd) start it and come back instead of sleeping; without
+ * FOLL_FORCE, the mapping's own permissions apply, as for
+ * copy_from_user().  0, -EFAULT (nothing readable there), or -EAGAIN
+ * (try again: the page is on its way, or the lock was taken).
+ */
+static int gca_copy_remote(struct mm_struct *mm, void *buf, u64 p, u64 n)
+{
+	struct page *page;
+	void *kaddr;
+	long got;
+
+	if (!mmap_read_trylock(mm))
+		return -EAGAIN;
+	got = get_user_pages_remote(mm, p & PAGE_MASK, 1, FOLL_NOWAIT, &page,
+				    NULL, NULL);
+	mmap_read_unlock(mm);
+	if (!got || got == -ENOMEM)
+		return -EAGAIN;
+	if (got < 0)
+		return -EFAULT;
+	kaddr = kmap_local_page(page);
+	memcpy(buf, kaddr + offset_in_page(p), n);
+	kunmap_local(kaddr);
+	put_page(page);
+	return 0;
+}
+
+/*
+ * n bytes at p (within one page) into buf: with copy_from_user() by a
+ * process thread (mm NULL), else by the collector thread, retried a few
+ * ticks while the page comes in.  0, -EFAULT, -EAGAIN or -EINTR.
+ */
+static int gca_read_page(struct gca_arena *a, struct mm_struct *mm,
+			 u64 *buf, u64 p, u64 n)
+{
+	int tries, err;
+
+	if (!mm)
+		return copy_from_user(buf, u64_to_user_ptr(p), n) ? -EFAULT : 0;
+	for (tries = 0;; tries++) {
+		err = gca_copy_remote(mm, buf, p, n);
+		if (err != -EAGAIN || tries == GCA_REMOTE_TRIES)
+			return err;
+		if (kthread_should_stop() || READ_ONCE(a->dying))
+			return -EINTR;
+		/* the collector is freezable: a suspend may stop it here */
+		try_to_freeze();
+		schedule_timeout_idle(1);
+	}
+}
+
+/*
+ * Scan [start, start + len) of the process: from a process thread's own
+ * ioctl (mm NULL) or from the collector thread (mm: the arena's, pinned).
+ * 0 when every readable page was scanned; -EAGAIN when the collector
+ * gave up on a page that stayed out of reach (the scan is not done);
+ * -EINTR when the caller or the arena is going away.
+ */
+int gca_scan_user_range(struct gca_arena *a, struct mm_struct *mm,
+			u64 start, u64 len)
 {
 	u64 p, end, scanned = 0;
 	u64 *buf;
@@ -33,28 +109,37 @@ int gca_scan_user_range(struct gca_arena *a, u64 start, u64 len)
 	while (p < end) {
 		u64 n = min_t(u64, end - p, PAGE_SIZE - offset_in_page(p));
 
-		if (!copy_from_user(buf, u64_to_user_ptr(p), n)) {
+		ret = gca_read_page(a, mm, buf, p, n);
+		if (!ret) {
 			gca_lock_mutator(a);
 			gca_mark_words(&a->heap, buf, n / sizeof(u64));
 			mutex_unlock(&a->lock);
 			scanned += n;
 		}
+		if (ret == -EFAULT)
+			ret = 0;
+		if (ret)
+			break;
 		p += n;
-		if (fatal_signal_pending(current) || READ_ONCE(a->dying)) {
+		if ((mm ? kthread_should_stop() : fatal_signal_pending(current)) ||
+		    READ_ONCE(a->dying)) {
 			ret = -EINTR;
 			break;
 		}
 		cond_resched();
 	}
 	kfree(buf);
-	gca_lock_mutator(a);
-	a->cycle_roots_bytes += scanned;
-	mutex_unlock(&a->lock);
+	/* an unfinished scan is done again: count the one that finishes */
+	if (!ret) {
+		gca_lock_mutator(a);
+		a->cycle_roots_bytes += scanned;
+		mutex_unlock(&a->lock);
+	}
 	return ret;
 }
 
-/* Scan every range registered with GCA_IOC_ADD_ROOTS. */
-int gca_scan_roots(struct gca_arena *a)
+/* Scan every range registered with GCA_IOC_ADD_ROOTS (mm: as above). */
+int gca_scan_roots(struct gca_arena *a, struct mm_struct *mm)
 {
 	struct gca_root *r;
 	u64 (*ranges)[2];
@@ -75,7 +160,7 @@ int gca_scan_roots(struct gca_arena *a)
 	}
 	mutex_unlock(&a->lock);
 	for (i = 0; i < n && !ret; i++)
-		ret = gca_scan_user_range(a, ranges[i][0], ranges[i][1]);
+		ret = gca_scan_user_range(a, mm, ranges[i][0], ranges[i][1]);
 	kvfree(ranges);
 	return ret;
 }

@@ -5,7 +5,8 @@
  * from one of them); threads that never reach a safepoint, blocked in
  * read() or pthread_join() or spinning, are reached by the preempt signal
  * and do not stall a collection; thread exit unregisters; a pointer handed
- * to a new thread survives once that thread holds it.
+ * to a new thread survives once that thread holds it; a cycle ends while
+ * a program's only thread is parked.
  *
  * Worker threads report through their structs: the harness's ASSERT_*
  * must not run outside the test's own thread.
@@ -607,6 +608,73 @@ TEST_F_TIMEOUT(threads, collect_storm, 180)
 		ASSERT_EQ(0, pthread_join(th[i], NULL));
 		EXPECT_EQ(0U, s[i].errors) TH_LOG("thread %d", i);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * A one-thread program (the test's own process) parks as a cycle begins,
+ * during the barrier round, before anything was scanned: no process
+ * thread is left to scan its stack or the root ranges (the library's
+ * park table is one), yet gca_wait_cycle() must see the cycle end.  No
+ * preempt signal and no other thread: nothing answers the round but the
+ * park, so it lands in the barrier round every time.  The cycle is
+ * requested by lowering GOGC to 0, which does not wait for it.  Every
+ * other round has checkmark on, whose re-scan at mark termination needs
+ * the parked stack again.  The list kept only on this stack survives.
+ */
+TEST_F_TIMEOUT(threads, parked_alone, 180)
+{
+	struct gca_params p = {
+		.heap_size = 16 * SZ_1M,
+		.flags = GCA_PARAM_GC_PERCENT | GCA_PARAM_MEMORY_LIMIT,
+		.gc_percent = -1,
+		.memory_limit = GCA_MEMORY_LIMIT_NONE,
+		.preempt_signal = -1,
+	};
+	const struct gca_ctrl *ctrl;
+	struct gca_memstats ms;
+	struct gca_arena *a;
+	uint64_t gc0, t0;
+	struct node *l;
+	int i, ret;
+
+	ASSERT_EQ(0, gca_open(&a, &p));
+	ctrl = gca_ctrl(a);
+	l = build_list(a, 1000, 1, 0x9a7c);
+	ASSERT_NE(NULL, l);
+	/* the first park makes the park table: a library call, not here */
+	ASSERT_EQ(0, gca_enter_blocking(a));
+	ASSERT_EQ(0, gca_leave_blocking(a));
+	for (i = 0; i < 16; i++) {
+		ASSERT_LE(0, gca_set_debug(a, i & 1 ? GCA_DEBUG_CHECKMARK : 0));
+		/* some garbage: the heap is past any GOGC 0 trigger */
+		ASSERT_EQ(0, churn(a, 64, 100, 0));
+		ASSERT_EQ(0, gca_read_memstats(a, &ms));
+		gc0 = ms.num_gc;
+		/* the previous value: -1 */
+		ASSERT_EQ(-1, gca_set_gc_percent(a, 0));
+		t0 = now_ns();
+		while (__atomic_load_n(&ctrl->phase, __ATOMIC_ACQUIRE) ==
+		       GCA_PHASE_OFF && now_ns() - t0 < STALL_LIMIT_NS)
+			;
+		ASSERT_NE((uint32_t)GCA_PHASE_OFF, ctrl->phase)
+			TH_LOG("round %d: no cycle started", i);
+		/* answers the barrier round by parking */
+		ASSERT_EQ(0, gca_enter_blocking(a));
+		ret = gca_wait_cycle(a, 10000);
+		ASSERT_EQ(0, gca_leave_blocking(a));
+		ASSERT_EQ(1, ret)
+			TH_LOG("round %d: the cycle did not end while its only thread was parked",
+			       i);
+		ASSERT_EQ(0, gca_set_gc_percent(a, -1));
+		ASSERT_EQ(0, gca_read_memstats(a, &ms));
+		EXPECT_LT(gc0, ms.num_gc);
+	}
+	EXPECT_EQ(1000ULL, check_list(l, 1, 0x9a7c));
+	EXPECT_LT(0ULL, ms.checkmark_cycles);
+	EXPECT_EQ(0ULL, ms.checkmark_failures);
+	gca_close(a);
 }
 
 TEST_HARNESS_MAIN
