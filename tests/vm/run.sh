@@ -278,7 +278,7 @@ timeout --kill-after=10 "$timeout" \
 		-display none -vga none -monitor none -nic none \
 		-serial "file:$raw" -no-reboot \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 oops=panic panic_print=0x20 quiet loglevel=4 log_buf_len=8M" \
+		-append "console=ttyS0 panic=-1 oops=panic panic_print=0x20 quiet loglevel=4 log_buf_len=8M no_timer_check" \
 		</dev/null &
 qpid=$!
 
