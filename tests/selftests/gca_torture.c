@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gcarena torture (rcutorture, bdwgc's gctest): N mutator threads (1, 2,
- * 4, 8) rewire a shared random graph and their own lists, trees and bags
+ * 4, 8; up to 16) rewire a shared random graph and their own lists, trees and bags
  * of objects of every size class while the collector marks concurrently,
  * with checkmark on, GOGC 10 and a thread calling gca_collect() in a loop.
  * Passes when no object the program can reach was ever freed or
@@ -35,9 +35,34 @@
  * A thread that waits for the rwlock parks (gca_enter_blocking) or not
  * (the preempt signal then reaches it), at random.
  *
+ * The interference variant (6 threads, 8 s; CI's short form of `make
+ * soak`, tests/vm/soak.sh) adds, each also available to the other
+ * variants by its variable:
+ *  - hand-offs (GCA_TORTURE_HANDOFF=1): objects change threads through
+ *    a mailbox, a heap object hung from the root range: a thread puts a
+ *    stack local or a fresh subtree in a slot, another takes it onto its
+ *    stack and links it into the graph or its own list later; the
+ *    mailbox itself moves to a new object now and then;
+ *  - parking (GCA_TORTURE_PARK_CHURN=1): a thread parks and unparks at
+ *    random, at once or around a sleep of up to 2 ms;
+ *  - thread churn (GCA_TORTURE_CHURN=1): each mutator thread exits after
+ *    500 to 8500 operations, unregistered explicitly or by the library's
+ *    exit destructor, after handing its stack locals down through the
+ *    root range; a successor registers and takes them over;
+ *  - CPU hogs (GCA_TORTURE_HOGS=N, 1 by default there): unregistered
+ *    threads alternating bursts of work with sleeps of up to 3 ms.
+ * GCA_TORTURE_THREADS=N (1 to 16) sets its thread count, and
+ * GCA_TORTURE_BREAK_BARRIER=1 breaks the program on purpose, to see the
+ * checks catch it: a thread taking an object from the mailbox clears
+ * the slot with a plain store, no barrier (the object moves to a stack
+ * that may be scanned already, and nothing shades it).  Every variant
+ * is seeded: GCA_TORTURE_SEED (default 0) changes every thread's random
+ * sequence, printed with the results.
+ *
  * GCA_TORTURE_SECS sets the run time of each variant (default 12 s,
- * sized for TCG).  For diagnosis: GCA_TORTURE_VARIANTS=2,4 runs only
- * those thread counts; GCA_TORTURE_CHECKMARK=0 leaves checkmark off (it
+ * sized for TCG; 8 s for interference).  For diagnosis:
+ * GCA_TORTURE_VARIANTS=2,4 runs only those variants (thread counts of
+ * threads_N, or "interference"); GCA_TORTURE_CHECKMARK=0 leaves checkmark off (it
  * re-marks what the concurrent mark missed, so a miss is then a real
  * free the verification pinpoints); GCA_TORTURE_NO_MEMMOVE=1 copies
  * slots with gca_store() one by one; GCA_TORTURE_NO_PARK=1 never parks;
@@ -58,7 +83,8 @@
 #define BAGN		48		/* objects in a bag */
 #define LIST_MAX	192
 #define TREE_DEPTH	6
-#define MAX_THREADS	8
+#define MAX_THREADS	16
+#define NMAIL		16		/* slots of the mailbox */
 #define QUERY_BATCH	4096
 
 #define OBJ_MAGIC	0x6763746f72740000ULL	/* "gctort" */
@@ -70,6 +96,7 @@ enum kind {
 	KIND_LIST,		/* list/tree node: 2 slots */
 	KIND_DATA,		/* no slots, scan or noscan */
 	KIND_BAG,		/* BAGN slots, sizes and kinds after them */
+	KIND_MAIL,		/* the mailbox: NMAIL slots */
 };
 
 struct obj {
@@ -92,10 +119,13 @@ struct bag_info {
 
 struct roots {
 	struct obj *graph[NNODES];
+	struct obj *mailbox;		/* KIND_MAIL, under mail_lock */
 	struct {
 		struct obj *list;
 		struct obj *tree;
 		struct obj *bag;
+		/* a retiring thread's locals, for its successor */
+		struct obj *hand[NLOCAL];
 	} priv[MAX_THREADS];
 };
 
@@ -107,6 +137,7 @@ struct mut {
 	pthread_t th;
 	uint64_t rng;
 	uint64_t ops, allocs, verified, parks, cycles_seen;
+	uint64_t generations, given, taken;
 	unsigned int errors;
 	char msg[512];
 	struct obj **local;		/* its stack locals (census) */
@@ -120,6 +151,9 @@ struct torture {
 	volatile int stop;
 	struct mut mut[MAX_THREADS];
 	struct mut checker;		/* the collecting thread */
+	pthread_mutex_t mail_lock;	/* the mailbox's slots */
+	pthread_t hog[MAX_THREADS];
+	int nhogs;
 	uint64_t graph_checks;
 	uint64_t nodes_checked;
 	/* GCA_TORTURE_CENSUS: mutators hold world as readers per operation */
@@ -139,6 +173,9 @@ static bool env_flag(const char *name, bool dflt)
 }
 
 static bool no_memmove, no_park, clear_dead_stack, clear_regs, census;
+/* Interference (the interference variant, or GCA_TORTURE_* for any) */
+static bool handoff, thread_churn, park_churn, break_barrier;
+static uint64_t seed;
 
 /*
  * Diagnosis of stale conservative roots (see GCA_TORTURE_CLEAR_*): zero
@@ -424,7 +461,7 @@ static bool obj_ok(struct mut *m, const struct obj *o, enum kind kind,
 	}
 	k = o->magic & 0xffff;
 	if ((o->magic & ~0xffffULL) != OBJ_MAGIC || k < KIND_NODE ||
-	    k > KIND_BAG || (kind && k != kind)) {
+	    k > KIND_MAIL || (kind && k != kind)) {
 		fail_dump(m, what, o, "bad magic");
 		return false;
 	}
@@ -899,8 +936,182 @@ static void check_private(struct mut *m, struct mut *owner,
 		if (local[i] && obj_ok(m, local[i], 0, "stack local"))
 			qb_add(m, qb, local[i]);
 	}
+	for (i = 0; i < NLOCAL; i++) {
+		o = load(&r->priv[owner->idx].hand[i]);
+		if (o && obj_ok(m, o, 0, "handed down"))
+			qb_add(m, qb, o);
+	}
 	qb_flush(m, qb);
 	free(qb);
+}
+
+/* ------------------------------------------------------------------ */
+/* Interference: hand-offs, parking, thread churn, CPU hogs */
+
+static void sleep_us(unsigned int us)
+{
+	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* The mailbox's lock; a thread that has to wait may park first. */
+static void mail_lock(struct mut *m)
+{
+	struct torture *t = m->t;
+	bool park;
+
+	if (!pthread_mutex_trylock(&t->mail_lock))
+		return;
+	park = !no_park && (rnd(&m->rng) & 1);
+	if (park) {
+		if (gca_enter_blocking(t->a))
+			fail(m, "gca_enter_blocking failed");
+		m->parks++;
+	}
+	pthread_mutex_lock(&t->mail_lock);
+	if (park && gca_leave_blocking(t->a))
+		fail(m, "gca_leave_blocking failed");
+}
+
+/*
+ * Objects change hands through the mailbox, a heap object hung from the
+ * root range: a thread puts one of its stack locals (a graph node, a
+ * list object) or a fresh subtree in an empty slot; another takes it
+ * onto its own stack, and later links it into the graph or its own
+ * list.  Now and then the mailbox itself moves to a new object.
+ */
+static void handoff_op(struct mut *m, struct obj **local)
+{
+	struct torture *t = m->t;
+	struct gca_arena *a = t->a;
+	unsigned int s = below(&m->rng, NMAIL), l = below(&m->rng, NLOCAL);
+	unsigned int op = below(&m->rng, 100);
+	struct obj *box, *o, *n;
+
+	mail_lock(m);
+	box = load(&t->roots->mailbox);
+	o = load((struct obj **)&box->slot[s]);
+	if (op < 4) {				/* move the mailbox */
+		n = new_obj(m, KIND_MAIL, HDR + NMAIL * sizeof(void *), NMAIL,
+			    false);
+		if (n) {
+			move_slots(a, n->slot, box->slot, NMAIL);
+			publish(a, &t->roots->mailbox, n);
+		}
+	} else if (o) {				/* take it */
+		if (!local[l] && obj_ok(m, o, 0, "hand-off")) {
+			local[l] = o;
+			if (break_barrier)	/* wrong on purpose */
+				__atomic_store_n(&box->slot[s], NULL,
+						 __ATOMIC_RELEASE);
+			else
+				gca_store(a, &box->slot[s], NULL);
+			m->taken++;
+		}
+	} else if (local[l] && op < 70) {	/* give a local */
+		publish(a, (struct obj **)&box->slot[s], local[l]);
+		local[l] = NULL;
+		m->given++;
+	} else {				/* give a new subtree */
+		n = build_subtree(m, 1 + below(&m->rng, 3));
+		if (n) {
+			publish(a, (struct obj **)&box->slot[s], n);
+			m->given++;
+		}
+	}
+	pthread_mutex_unlock(&t->mail_lock);
+	m->ops++;
+}
+
+/* The mailbox and what it holds (the checker, and the final check). */
+static void check_mail(struct mut *m)
+{
+	struct torture *t = m->t;
+	struct qbatch *qb;
+	struct obj *box, *o;
+	unsigned int i;
+
+	if (!load(&t->roots->mailbox))
+		return;
+	qb = calloc(1, sizeof(*qb));
+	if (!qb)
+		abort();
+	qb->what = "mailbox";
+	mail_lock(m);
+	box = load(&t->roots->mailbox);
+	if (obj_ok(m, box, KIND_MAIL, "mailbox")) {
+		qb_add(m, qb, box);
+		for (i = 0; i < NMAIL; i++) {
+			o = load((struct obj **)&box->slot[i]);
+			if (o && obj_ok(m, o, 0, "mail"))
+				qb_add(m, qb, o);
+		}
+	}
+	qb_flush(m, qb);
+	pthread_mutex_unlock(&t->mail_lock);
+	free(qb);
+}
+
+/* Park and unpark at once, or after a sleep: nothing held but the stack. */
+static void park_briefly(struct mut *m)
+{
+	struct gca_arena *a = m->t->a;
+
+	if (gca_enter_blocking(a)) {
+		fail(m, "gca_enter_blocking failed");
+		return;
+	}
+	m->parks++;
+	if (rnd(&m->rng) & 1)
+		sleep_us(below(&m->rng, 2000));
+	if (gca_leave_blocking(a))
+		fail(m, "gca_leave_blocking failed");
+}
+
+/* A thread's successor takes over the locals it handed down. */
+static void take_over(struct mut *m, struct obj **local)
+{
+	struct obj **hand = m->t->roots->priv[m->idx].hand;
+	unsigned int i;
+
+	for (i = 0; i < NLOCAL; i++) {
+		local[i] = load(&hand[i]);
+		if (local[i])
+			gca_store(m->t->a, (void **)&hand[i], NULL);
+	}
+}
+
+static void hand_down(struct mut *m, struct obj **local)
+{
+	struct obj **hand = m->t->roots->priv[m->idx].hand;
+	unsigned int i;
+
+	for (i = 0; i < NLOCAL; i++) {
+		if (!local[i])
+			continue;
+		publish(m->t->a, &hand[i], local[i]);
+		local[i] = NULL;
+	}
+}
+
+/* Unregistered, no heap pointers: bursts of work, short sleeps. */
+static void *hog_main(void *arg)
+{
+	struct torture *t = arg;
+	uint64_t rng = mix(seed ^ (uintptr_t)pthread_self());
+	uint64_t i, n, x;
+
+	while (!__atomic_load_n(&t->stop, __ATOMIC_RELAXED)) {
+		n = below(&rng, 1 << 22);
+		for (i = 0, x = 0; i < n; i++) {
+			x += mix(i);
+			__asm__ __volatile__("" : "+r"(x));
+		}
+		sleep_us(below(&rng, 3000));
+	}
+	return NULL;
 }
 
 static void *mutator_main(void *arg)
@@ -909,7 +1120,8 @@ static void *mutator_main(void *arg)
 	struct torture *t = m->t;
 	/* On this thread's stack: scanned, plain stores. */
 	struct obj *local[NLOCAL] = { NULL };
-	uint64_t seen = gca_num_gc(t->a), now;
+	uint64_t seen, now, budget = 0;
+	unsigned int op;
 	int ret;
 
 	/* Before the first pointer into the heap is loaded (Roots). */
@@ -918,16 +1130,30 @@ static void *mutator_main(void *arg)
 		fail(m, "gca_register_thread: %s", strerror(-ret));
 		return NULL;
 	}
+	seen = gca_num_gc(t->a);
+	if (census)
+		pthread_rwlock_rdlock(&t->world);
+	take_over(m, local);
 	m->local = local;
+	if (census)
+		pthread_rwlock_unlock(&t->world);
+	/* GCA_TORTURE_CHURN: this many operations, then a successor. */
+	if (thread_churn)
+		budget = 500 + below(&m->rng, 8000);
 	while (!__atomic_load_n(&t->stop, __ATOMIC_RELAXED)) {
 		if (census)
 			pthread_rwlock_rdlock(&t->world);
-		if (below(&m->rng, 100) < 45)
+		op = below(&m->rng, 100);
+		if (handoff && op < 6)
+			handoff_op(m, local);
+		else if (op < 45)
 			graph_op(m, local);
 		else
 			private_op(m, local);
 		if (census)
 			pthread_rwlock_unlock(&t->world);
+		if (park_churn && below(&m->rng, 100) < 2)
+			park_briefly(m);
 		clear_below();
 		now = gca_num_gc(t->a);
 		if (now != seen) {
@@ -935,10 +1161,49 @@ static void *mutator_main(void *arg)
 			m->cycles_seen++;
 			check_private(m, m, local);
 		}
-		if (m->errors)
+		if (m->errors || (budget && !--budget))
 			break;
 	}
 	check_private(m, m, local);
+	if (census)
+		pthread_rwlock_rdlock(&t->world);
+	hand_down(m, local);
+	m->local = NULL;
+	if (census)
+		pthread_rwlock_unlock(&t->world);
+	/* Unregistered explicitly, or by the library's exit destructor. */
+	if (thread_churn && (rnd(&m->rng) & 1)) {
+		ret = gca_unregister_thread(t->a);
+		if (ret)
+			fail(m, "gca_unregister_thread: %s", strerror(-ret));
+	}
+	return NULL;
+}
+
+/*
+ * A mutator slot: one thread for the whole run, or (GCA_TORTURE_CHURN)
+ * a succession of them, each registering, working a while, handing its
+ * locals down through the root range and exiting.  This thread is not
+ * registered and touches no heap pointer.
+ */
+static void *slot_main(void *arg)
+{
+	struct mut *m = arg;
+	pthread_t th;
+	int ret;
+
+	if (!thread_churn)
+		return mutator_main(m);
+	do {
+		ret = pthread_create(&th, NULL, mutator_main, m);
+		if (ret) {
+			fail(m, "pthread_create: %s", strerror(ret));
+			break;
+		}
+		pthread_join(th, NULL);
+		m->generations++;
+	} while (!__atomic_load_n(&m->t->stop, __ATOMIC_RELAXED) &&
+		 !m->errors);
 	return NULL;
 }
 
@@ -978,6 +1243,30 @@ static void census_reachable(struct torture *t, struct vset *s)
 				}
 				work[nwork++] = t->mut[k].local[i];
 			}
+	/* What is in transit: handed down, in the mailbox. */
+	for (k = 0; k < t->nthreads; k++)
+		for (i = 0; i < NLOCAL; i++) {
+			o = load(&t->roots->priv[k].hand[i]);
+			if (!o)
+				continue;
+			if (nwork == cap) {
+				cap = cap ? 2 * cap : 1024;
+				work = realloc(work, cap * sizeof(*work));
+			}
+			work[nwork++] = o;
+		}
+	bag = load(&t->roots->mailbox);
+	if (bag && vset_add(s, (uintptr_t)bag))
+		for (i = 0; i < NMAIL; i++) {
+			o = load((struct obj **)&bag->slot[i]);
+			if (!o)
+				continue;
+			if (nwork == cap) {
+				cap = cap ? 2 * cap : 1024;
+				work = realloc(work, cap * sizeof(*work));
+			}
+			work[nwork++] = o;
+		}
 	while (nwork) {
 		o = work[--nwork];
 		if (!vset_add(s, (uintptr_t)o))
@@ -994,9 +1283,17 @@ static void census_reachable(struct torture *t, struct vset *s)
 				work[nwork++] = c;
 			}
 		} else if (o->magic == (OBJ_MAGIC | KIND_LIST)) {
-			for (c = o->slot[0]; c && vset_add(s, (uintptr_t)c);
-			     c = c->slot[0])
-				;
+			/* a list, or a subtree handed over */
+			for (j = 0; j < 2; j++) {
+				c = load((struct obj **)&o->slot[j]);
+				if (!c)
+					continue;
+				if (nwork == cap) {
+					cap = cap ? 2 * cap : 1024;
+					work = realloc(work, cap * sizeof(*work));
+				}
+				work[nwork++] = c;
+			}
 		}
 	}
 	free(work);
@@ -1099,6 +1396,7 @@ static void *checker_main(void *arg)
 		}
 		check_graph(m);
 		pthread_rwlock_unlock(&t->lock);
+		check_mail(m);
 		clear_below();
 		ret = gca_read_memstats(t->a, ms);
 		if (ret)
@@ -1128,14 +1426,20 @@ FIXTURE(torture) {
 
 FIXTURE_VARIANT(torture) {
 	int nthreads;
+	bool interfere;		/* the interference variant */
 };
 
 FIXTURE_VARIANT_ADD(torture, threads_1) { .nthreads = 1 };
 FIXTURE_VARIANT_ADD(torture, threads_2) { .nthreads = 2 };
 FIXTURE_VARIANT_ADD(torture, threads_4) { .nthreads = 4 };
 FIXTURE_VARIANT_ADD(torture, threads_8) { .nthreads = 8 };
+/* 6 threads unless GCA_TORTURE_THREADS; see the top of the file */
+FIXTURE_VARIANT_ADD(torture, interference) {
+	.nthreads = 6, .interfere = true,
+};
 
-static bool variant_wanted(int n)
+/* GCA_TORTURE_VARIANTS: thread counts of threads_N, or "interference" */
+static bool variant_wanted(int nthreads, bool interfere)
 {
 	const char *v = getenv("GCA_TORTURE_VARIANTS");
 	char buf[64], *tok, *save;
@@ -1145,9 +1449,21 @@ static bool variant_wanted(int n)
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save))
-		if (atoi(tok) == n)
+		if (interfere ? !strcmp(tok, "interference") :
+		    atoi(tok) == nthreads)
 			return true;
 	return false;
+}
+
+static long env_long(const char *name, long dflt, long lo, long hi)
+{
+	const char *v = getenv(name);
+	long n;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtol(v, NULL, 0);
+	return n < lo ? lo : n > hi ? hi : n;
 }
 
 FIXTURE_SETUP(torture)
@@ -1156,7 +1472,7 @@ FIXTURE_SETUP(torture)
 	pthread_rwlockattr_t attr;
 	int old;
 
-	if (!variant_wanted(variant->nthreads))
+	if (!variant_wanted(variant->nthreads, variant->interfere))
 		SKIP(return, "not in GCA_TORTURE_VARIANTS");
 	ASSERT_EQ(0, raw_get_info(&info));
 	if (!(info.features & GCA_FEAT_CONCURRENT))
@@ -1166,6 +1482,11 @@ FIXTURE_SETUP(torture)
 	clear_dead_stack = env_flag("GCA_TORTURE_CLEAR_STACK", false);
 	clear_regs = env_flag("GCA_TORTURE_CLEAR_REGS", false);
 	census = env_flag("GCA_TORTURE_CENSUS", false);
+	handoff = env_flag("GCA_TORTURE_HANDOFF", variant->interfere);
+	thread_churn = env_flag("GCA_TORTURE_CHURN", variant->interfere);
+	park_churn = env_flag("GCA_TORTURE_PARK_CHURN", variant->interfere);
+	break_barrier = env_flag("GCA_TORTURE_BREAK_BARRIER", false);
+	seed = strtoull(getenv("GCA_TORTURE_SEED") ?: "0", NULL, 0);
 	ASSERT_EQ(0, open_arena(&self->a, 1024 * SZ_1M, 10));
 	old = gca_set_debug(self->a, env_flag("GCA_TORTURE_CHECKMARK", true) ?
 				     GCA_DEBUG_CHECKMARK : 0);
@@ -1183,6 +1504,13 @@ FIXTURE_SETUP(torture)
 		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	ASSERT_EQ(0, pthread_rwlock_init(&self->t->lock, &attr));
 	ASSERT_EQ(0, pthread_rwlock_init(&self->t->world, &attr));
+	ASSERT_EQ(0, pthread_mutex_init(&self->t->mail_lock, NULL));
+	self->t->nthreads = variant->nthreads;
+	if (variant->interfere)
+		self->t->nthreads = env_long("GCA_TORTURE_THREADS",
+					     variant->nthreads, 1, MAX_THREADS);
+	self->t->nhogs = env_long("GCA_TORTURE_HOGS", variant->interfere,
+				  0, MAX_THREADS);
 	self->t->kmsg = -1;
 	if (census) {
 		self->t->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
@@ -1197,11 +1525,11 @@ FIXTURE_TEARDOWN(torture)
 		gca_close(self->a);
 }
 
-static unsigned int run_secs(void)
+static unsigned int run_secs(bool interfere)
 {
 	const char *s = getenv("GCA_TORTURE_SECS");
 
-	return s && atoi(s) > 0 ? atoi(s) : 12;
+	return s && atoi(s) > 0 ? atoi(s) : interfere ? 8 : 12;
 }
 
 TEST_F_TIMEOUT(torture, run, 300)
@@ -1209,24 +1537,35 @@ TEST_F_TIMEOUT(torture, run, 300)
 	struct torture *t = self->t;
 	struct gca_memstats m0, m1;
 	uint64_t ops = 0, allocs = 0, verified = 0, parks = 0;
-	unsigned int secs = run_secs();
-	int i, n = variant->nthreads;
+	uint64_t generations = 0, given = 0, taken = 0;
+	unsigned int secs = run_secs(variant->interfere);
 	struct mut final = { .t = t };
+	struct obj *box;
+	int i, n;
 
 	/* A SKIP() in the setup does not stop the test body (6.1). */
 	if (!t)
 		return;
-	t->nthreads = n;
+	n = t->nthreads;
+	t->checker.t = t;
+	t->checker.rng = mix(0xc4ec) ^ seed;
+	if (handoff) {
+		box = new_obj(&t->checker, KIND_MAIL,
+			      HDR + NMAIL * sizeof(void *), NMAIL, false);
+		ASSERT_NE(NULL, box) TH_LOG("%s", t->checker.msg);
+		publish(self->a, &t->roots->mailbox, box);
+		box = NULL;
+	}
 	ASSERT_EQ(0, gca_read_memstats(self->a, &m0));
+	for (i = 0; i < t->nhogs; i++)
+		ASSERT_EQ(0, pthread_create(&t->hog[i], NULL, hog_main, t));
 	for (i = 0; i < n; i++) {
 		t->mut[i].t = t;
 		t->mut[i].idx = i;
-		t->mut[i].rng = mix(0x70a7 + i);
-		ASSERT_EQ(0, pthread_create(&t->mut[i].th, NULL, mutator_main,
+		t->mut[i].rng = mix(0x70a7 + i) ^ seed;
+		ASSERT_EQ(0, pthread_create(&t->mut[i].th, NULL, slot_main,
 					    &t->mut[i]));
 	}
-	t->checker.t = t;
-	t->checker.rng = mix(0xc4ec);
 	ASSERT_EQ(0, pthread_create(&t->checker.th, NULL, checker_main,
 				    &t->checker));
 	/* Registered (by gca_open): a safepoint now and then. */
@@ -1238,11 +1577,14 @@ TEST_F_TIMEOUT(torture, run, 300)
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(0, pthread_join(t->mut[i].th, NULL));
 	ASSERT_EQ(0, pthread_join(t->checker.th, NULL));
+	for (i = 0; i < t->nhogs; i++)
+		ASSERT_EQ(0, pthread_join(t->hog[i], NULL));
 
 	/* Once more, everything, after two more cycles. */
 	ASSERT_EQ(0, gca_collect(self->a));
 	ASSERT_EQ(0, gca_collect(self->a));
 	check_graph(&final);
+	check_mail(&final);
 	for (i = 0; i < n; i++)
 		check_private(&final, &t->mut[i], NULL);
 	ASSERT_EQ(0, gca_read_memstats(self->a, &m1));
@@ -1255,6 +1597,9 @@ TEST_F_TIMEOUT(torture, run, 300)
 		allocs += m->allocs;
 		verified += m->verified;
 		parks += m->parks;
+		generations += m->generations;
+		given += m->given;
+		taken += m->taken;
 		EXPECT_LT(0ULL, m->cycles_seen) TH_LOG("thread %d", i);
 	}
 	EXPECT_EQ(0U, t->checker.errors) TH_LOG("checker: %s", t->checker.msg);
@@ -1268,6 +1613,10 @@ TEST_F_TIMEOUT(torture, run, 300)
 	TH_LOG("%d threads, %u s: %" PRIu64 " ops, %" PRIu64 " objects "
 	       "allocated, %" PRIu64 " verified, %" PRIu64 " parks",
 	       n, secs, ops, allocs, verified + t->checker.verified, parks);
+	if (variant->interfere || handoff || thread_churn || t->nhogs)
+		TH_LOG("seed %#" PRIx64 ", %d hogs, %" PRIu64 " threads "
+		       "retired, %" PRIu64 " objects handed over, %" PRIu64
+		       " taken", seed, t->nhogs, generations, given, taken);
 	TH_LOG("%u cycles (%u forced), %" PRIu64 " graph checks "
 	       "(%" PRIu64 " nodes), checkmark: %" PRIu64 " cycles, %" PRIu64
 	       " failures", m1.num_gc - m0.num_gc,
