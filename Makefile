@@ -18,6 +18,10 @@
 #   make module-debug, module-rt  gcarena.ko for those kernels, built in
 #                   build/ko-debug/ and build/ko-rt/ (kmod/ is untouched)
 #   make demo       the demo program in the VM
+#   make soak       gca_torture with checkmark on, over and over, two VMs
+#                   at once, under interference, for SOAK_MINUTES (30);
+#                   ends "soak: N checkmarked cycles, M misses in K runs"
+#                   (tests/vm/soak.sh; logs: build/logs/soak/)
 #   make check      deps, all, unit, vm-check, vm-debug, vm-rt: every layer
 #                   even if one fails, then tests/summarize.sh over
 #                   build/logs/*.log; its last line is
@@ -177,7 +181,7 @@ include mk/userland.mk mk/profile.mk
 # Benchmarks: bench, bench-smoke.
 include tests/bench/bench.mk
 
-.PHONY: all deps module lib selftests unit vm-check vm-run demo check clean help \
+.PHONY: all deps module lib selftests unit vm-check vm-run demo check clean help soak \
 	module-debug module-rt vm-check-debug vm-check-rt vm-run-debug vm-run-rt \
 	check-vm-debug check-vm-rt
 
@@ -308,6 +312,12 @@ demo: all
 	fi; \
 	$(VM_RUN) -f kmod/gcarena.ko -f tests/vm/demo.sh -f "$$p" \
 		-- sh ./demo.sh "$${p##*/}"
+
+# Outside `make check`: minutes, not seconds.  SOAK_VMS, SOAK_SECS and
+# SOAK_SEED are read from the environment (tests/vm/soak.sh).
+SOAK_MINUTES ?= 30
+soak: all
+	$(Q)SOAK_MINUTES=$(SOAK_MINUTES) tests/vm/soak.sh
 
 # Each layer runs even if an earlier one failed, with its output in
 # build/logs/LAYER.log.  A layer that exits non-zero adds a
