@@ -2,12 +2,18 @@
 /*
  * The ioctls of /dev/gcarena (uapi/linux/gcarena.h).
  *
- * Every argument is a struct whose first field is its size: it is copied
- * with copy_struct_from_user() (a shorter struct is zero-extended, a
- * longer one must be zero past what the module knows, else -E2BIG), then
- * checked field by field before anything is done.  A handler that answers
- * copies min(user size, kernel size) bytes back.  Nothing here holds
- * arena->lock while touching user memory.
+ * Every argument is a struct whose first field is its size (iommufd's
+ * scheme).  Each command has two sizes: min_size, where its struct's first
+ * version ended (offsetofend() of that version's last field), and size,
+ * the struct this module knows.  A user size below min_size is -EINVAL;
+ * anything from min_size up is copied with copy_struct_from_user(): a
+ * shorter struct (an older library) is zero-filled up to size, so a field
+ * the caller does not know reads as 0, which must mean the old behaviour;
+ * a longer one (a newer library) must be zero past size, else -E2BIG.
+ * Then every field is checked before anything is done.  A handler that
+ * succeeds has min(user size, size) bytes copied back: the caller never
+ * gets bytes it did not ask for.  Nothing here holds arena->lock while
+ * touching user memory.
  *
  * Errors, besides the usual: -EPERM for a process other than the arena's
  * creator, -EBADFD for a call made in the wrong state (before CREATE or
@@ -645,7 +651,8 @@ out:
 
 struct gca_ioc_op {
 	int (*fn)(struct gca_ioc_ctx *c);
-	size_t size;		/* the argument's size in ABI version 1 */
+	u32 size;		/* sizeof the argument this module knows */
+	u32 min_size;		/* where its first version ended */
 	bool any_process;	/* allowed from a process other than the creator */
 };
 
@@ -659,28 +666,52 @@ static int gca_ioc_collect_op(struct gca_ioc_ctx *c)
 	return gca_ioc_handshake(c, true);
 }
 
-#define GCA_OP(nr, f, type, any) \
-	[_IOC_NR(nr)] = { .fn = f, .size = sizeof(type), .any_process = any }
+/*
+ * last: the last field of the argument's first version.  A field added
+ * to a struct later goes at its end and makes size grow; last, and so
+ * min_size, never change.  Every version holds size and flags.
+ */
+#define GCA_OP(nr, f, type, last, any)					\
+	[_IOC_NR(nr)] = {						\
+		.fn = f,						\
+		.size = sizeof(type),					\
+		.min_size = offsetofend(type, last) +			\
+			BUILD_BUG_ON_ZERO(offsetofend(type, last) <	\
+					  offsetofend(type, flags)),	\
+		.any_process = any,					\
+	}
 static const struct gca_ioc_op gca_ioc_ops[] = {
-	GCA_OP(GCA_IOC_GET_INFO, gca_ioc_get_info, struct gca_info, true),
-	GCA_OP(GCA_IOC_CREATE, gca_ioc_create, struct gca_create, false),
+	GCA_OP(GCA_IOC_GET_INFO, gca_ioc_get_info, struct gca_info,
+	       class_to_npages, true),
+	/*
+	 * resv[] must be 0, so a struct that stops before it asks the same:
+	 * the first version ends at heap_size_out.
+	 */
+	GCA_OP(GCA_IOC_CREATE, gca_ioc_create, struct gca_create,
+	       heap_size_out, false),
 	GCA_OP(GCA_IOC_REGISTER_THREAD, gca_ioc_register,
-	       struct gca_thread_reg, false),
+	       struct gca_thread_reg, hs_seq, false),
 	GCA_OP(GCA_IOC_UNREGISTER_THREAD, gca_ioc_unregister,
-	       struct gca_thread_unreg, false),
-	GCA_OP(GCA_IOC_REFILL, gca_ioc_refill, struct gca_refill, false),
+	       struct gca_thread_unreg, resv0, false),
+	GCA_OP(GCA_IOC_REFILL, gca_ioc_refill, struct gca_refill, free_bits,
+	       false),
 	GCA_OP(GCA_IOC_ALLOC_LARGE, gca_ioc_alloc_large,
-	       struct gca_alloc_large, false),
+	       struct gca_alloc_large, resv0, false),
 	GCA_OP(GCA_IOC_HANDSHAKE, gca_ioc_handshake_op,
-	       struct gca_handshake, false),
-	GCA_OP(GCA_IOC_COLLECT, gca_ioc_collect_op, struct gca_handshake, false),
-	GCA_OP(GCA_IOC_ADD_ROOTS, gca_ioc_add_roots, struct gca_roots, false),
+	       struct gca_handshake, resv1, false),
+	GCA_OP(GCA_IOC_COLLECT, gca_ioc_collect_op, struct gca_handshake,
+	       resv1, false),
+	GCA_OP(GCA_IOC_ADD_ROOTS, gca_ioc_add_roots, struct gca_roots, len,
+	       false),
 	GCA_OP(GCA_IOC_REMOVE_ROOTS, gca_ioc_remove_roots, struct gca_roots,
-	       false),
+	       len, false),
 	GCA_OP(GCA_IOC_SET_PARAMS, gca_ioc_set_params, struct gca_params_arg,
+	       memory_limit, false),
+	/* mark_term_retries and mark_slice_max came later */
+	GCA_OP(GCA_IOC_READ_STATS, gca_ioc_read_stats, struct gca_stats,
+	       resv1, false),
+	GCA_OP(GCA_IOC_QUERY_OBJECTS, gca_ioc_query, struct gca_query, resv0,
 	       false),
-	GCA_OP(GCA_IOC_READ_STATS, gca_ioc_read_stats, struct gca_stats, false),
-	GCA_OP(GCA_IOC_QUERY_OBJECTS, gca_ioc_query, struct gca_query, false),
 };
 
 long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
@@ -704,7 +735,7 @@ long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 
 	if (get_user(usize, (u32 __user *)up))
 		return -EFAULT;
-	if (usize < op->size)
+	if (usize < op->min_size)
 		return -EINVAL;
 	if (usize > GCA_ARG_MAX)
 		return -E2BIG;

@@ -271,6 +271,310 @@ TEST_F(raw, create_checks)
 	EXPECT_EQ(EBUSY, ioctl_err(fd, GCA_IOC_CREATE, &cr));
 }
 
+/*
+ * Argument sizes (iommufd's min_size).  Every command accepts any size
+ * from the end of its struct's first version up: below it is EINVAL; a
+ * struct one field longer than the module's is accepted when the extra
+ * field is zero (a newer library that does not use it) and is E2BIG when
+ * not.  Today's structs are the first version, except that struct
+ * gca_create's ends before resv[] and struct gca_stats's before
+ * mark_term_retries: there a size between the two is an older library's,
+ * zero-filled, and the kernel must neither read nor write past it.
+ */
+#define offsetofend(T, m)	(offsetof(T, m) + sizeof(((T *)0)->m))
+
+struct size_case {
+	const char *name;
+	unsigned long cmd;
+	uint32_t min_size;	/* end of the first version */
+	uint32_t last_size;	/* its last field */
+	uint32_t size;		/* the struct in this header */
+};
+
+#define SIZE_CASE(c, type, last)					\
+	{ #c, c, offsetofend(type, last), sizeof(((type *)0)->last),	\
+	  sizeof(type) }
+
+static const struct size_case size_cases[] = {
+	SIZE_CASE(GCA_IOC_GET_INFO, struct gca_info, class_to_npages),
+	SIZE_CASE(GCA_IOC_CREATE, struct gca_create, heap_size_out),
+	SIZE_CASE(GCA_IOC_REGISTER_THREAD, struct gca_thread_reg, hs_seq),
+	SIZE_CASE(GCA_IOC_UNREGISTER_THREAD, struct gca_thread_unreg, resv0),
+	SIZE_CASE(GCA_IOC_REFILL, struct gca_refill, free_bits),
+	SIZE_CASE(GCA_IOC_ALLOC_LARGE, struct gca_alloc_large, resv0),
+	SIZE_CASE(GCA_IOC_HANDSHAKE, struct gca_handshake, resv1),
+	SIZE_CASE(GCA_IOC_COLLECT, struct gca_handshake, resv1),
+	SIZE_CASE(GCA_IOC_ADD_ROOTS, struct gca_roots, len),
+	SIZE_CASE(GCA_IOC_REMOVE_ROOTS, struct gca_roots, len),
+	SIZE_CASE(GCA_IOC_SET_PARAMS, struct gca_params_arg, memory_limit),
+	SIZE_CASE(GCA_IOC_READ_STATS, struct gca_stats, resv1),
+	SIZE_CASE(GCA_IOC_QUERY_OBJECTS, struct gca_query, resv0),
+};
+
+#define TAIL_BYTE	0xa5
+
+/*
+ * An argument of usize bytes in buf: the struct the header knows, then
+ * (usize > size) a __u64 extra field, or (usize < size) TAIL_BYTE up to
+ * size + 8, which the kernel must leave alone.
+ */
+static void set_size(uint8_t *buf, const struct size_case *sc, uint32_t usize,
+		     uint64_t extra)
+{
+	if (usize > sc->size)
+		memcpy(buf + sc->size, &extra, sizeof(extra));
+	else
+		memset(buf + usize, TAIL_BYTE, sc->size + 8 - usize);
+	*(__u32 *)buf = usize;
+}
+
+static bool tail_intact(const uint8_t *buf, const struct size_case *sc,
+			uint32_t usize, uint64_t extra)
+{
+	uint32_t i;
+
+	if (usize > sc->size)
+		return !memcmp(buf + sc->size, &extra, sizeof(extra));
+	for (i = usize; i < sc->size + 8; i++)
+		if (buf[i] != TAIL_BYTE)
+			return false;
+	return true;
+}
+
+/* The calling thread's stack, as the library registers it. */
+static int self_stack(struct gca_thread_reg *tr)
+{
+	pthread_attr_t attr;
+	size_t size;
+	void *addr;
+
+	if (pthread_getattr_np(pthread_self(), &attr))
+		return -1;
+	if (pthread_attr_getstack(&attr, &addr, &size)) {
+		pthread_attr_destroy(&attr);
+		return -1;
+	}
+	pthread_attr_destroy(&attr);
+	tr->stack_lo = (uintptr_t)addr;
+	tr->stack_hi = (uintptr_t)addr + size;
+	return 0;
+}
+
+/* Register the calling thread on fd with the full struct. */
+static int register_self(int fd)
+{
+	struct gca_thread_reg tr = { .size = sizeof(tr) };
+
+	if (self_stack(&tr))
+		return -1;
+	return ioctl_err(fd, GCA_IOC_REGISTER_THREAD, &tr);
+}
+
+static int unregister_self(int fd)
+{
+	struct gca_thread_unreg tu = { .size = sizeof(tu) };
+
+	return ioctl_err(fd, GCA_IOC_UNREGISTER_THREAD, &tu);
+}
+
+static uint64_t size_root[8];
+
+static int roots_full(int fd, unsigned long cmd)
+{
+	struct gca_roots ro = { .size = sizeof(ro),
+				.start = (uintptr_t)size_root,
+				.len = sizeof(size_root) };
+
+	return ioctl_err(fd, cmd, &ro);
+}
+
+/*
+ * A valid call of sc's command with usize bytes on an arena that is
+ * created, mapped and has the calling thread registered, and no cycle
+ * under way; the arena is left so.  The errno, or -1 when setting up or
+ * undoing failed.
+ */
+static int sized_call(int fd, const struct size_case *sc, uint32_t usize,
+		      uint64_t extra, bool *tail_ok)
+{
+	uint64_t query_addr = (uintptr_t)size_root, live = 0;
+	struct gca_handshake *hs;
+	struct gca_roots *ro;
+	struct gca_query *q;
+	int ret, undo = 0;
+	uint8_t *buf;
+
+	buf = calloc(1, sc->size + 8);
+	if (!buf)
+		return -1;
+	hs = (void *)buf;
+	ro = (void *)buf;
+	q = (void *)buf;
+	switch (sc->cmd) {
+	case GCA_IOC_REGISTER_THREAD:
+		if (self_stack((void *)buf) || unregister_self(fd))
+			goto err;
+		break;
+	case GCA_IOC_REFILL:
+		((struct gca_refill *)buf)->spanclass = GCA_SPANCLASS(1, 0);
+		break;
+	case GCA_IOC_ALLOC_LARGE:
+		((struct gca_alloc_large *)buf)->bytes = 65536;
+		break;
+	case GCA_IOC_HANDSHAKE:
+	case GCA_IOC_COLLECT:
+		hs->sp = (uintptr_t)__builtin_frame_address(0);
+		break;
+	case GCA_IOC_ADD_ROOTS:
+		ro->start = (uintptr_t)size_root;
+		ro->len = sizeof(size_root);
+		break;
+	case GCA_IOC_REMOVE_ROOTS:
+		if (roots_full(fd, GCA_IOC_ADD_ROOTS))
+			goto err;
+		ro->start = (uintptr_t)size_root;
+		break;
+	case GCA_IOC_QUERY_OBJECTS:
+		q->addrs = (uintptr_t)&query_addr;
+		q->live = (uintptr_t)&live;
+		q->n = 1;
+		break;
+	}
+	set_size(buf, sc, usize, extra);
+	ret = ioctl_err(fd, sc->cmd, buf);
+	*tail_ok = tail_intact(buf, sc, usize, extra);
+
+	/* Put the arena back as it was. */
+	switch (sc->cmd) {
+	case GCA_IOC_REGISTER_THREAD:
+		if (ret)
+			undo = register_self(fd);
+		break;
+	case GCA_IOC_UNREGISTER_THREAD:
+		if (!ret)
+			undo = register_self(fd);
+		break;
+	case GCA_IOC_ADD_ROOTS:
+		if (!ret)
+			undo = roots_full(fd, GCA_IOC_REMOVE_ROOTS);
+		break;
+	case GCA_IOC_REMOVE_ROOTS:
+		if (ret)
+			undo = roots_full(fd, GCA_IOC_REMOVE_ROOTS);
+		break;
+	}
+	free(buf);
+	return undo ? -1 : ret;
+err:
+	free(buf);
+	return -1;
+}
+
+TEST_F(raw, arg_sizes)
+{
+	struct gca_handshake hs = { .size = sizeof(hs) };
+	struct gca_refill rf = { .size = sizeof(rf),
+				 .spanclass = GCA_SPANCLASS(2, 1) };
+	uint32_t usize;
+	unsigned int i;
+	bool tail_ok;
+
+	setup_arena(_metadata, self, true);
+	for (i = 0; i < ARRAY_SIZE(size_cases); i++) {
+		const struct size_case *sc = &size_cases[i];
+		uint32_t min = sc->min_size;
+
+		if (sc->cmd == GCA_IOC_CREATE)
+			continue;	/* once per file: create_sizes */
+		/* One field short, one byte short. */
+		EXPECT_EQ(EINVAL, sized_call(self->fd, sc, min - sc->last_size,
+					     0, &tail_ok)) TH_LOG("%s", sc->name);
+		EXPECT_TRUE(tail_ok) TH_LOG("%s", sc->name);
+		EXPECT_EQ(EINVAL, sized_call(self->fd, sc, min - 1, 0,
+					     &tail_ok)) TH_LOG("%s", sc->name);
+		/* From the first version to the struct as this header has it. */
+		for (usize = min; usize <= sc->size; usize += 8) {
+			EXPECT_EQ(0, sized_call(self->fd, sc, usize, 0,
+						&tail_ok))
+				TH_LOG("%s size %u", sc->name, usize);
+			EXPECT_TRUE(tail_ok)
+				TH_LOG("%s size %u", sc->name, usize);
+		}
+		/* One field long: zero is fine, anything else is not. */
+		EXPECT_EQ(0, sized_call(self->fd, sc, sc->size + 8, 0,
+					&tail_ok)) TH_LOG("%s", sc->name);
+		EXPECT_TRUE(tail_ok) TH_LOG("%s", sc->name);
+		EXPECT_EQ(E2BIG, sized_call(self->fd, sc, sc->size + 8,
+					    1ULL << 40, &tail_ok))
+			TH_LOG("%s", sc->name);
+		EXPECT_TRUE(tail_ok) TH_LOG("%s", sc->name);
+	}
+	/* And the arena still works: a refill and a cycle. */
+	EXPECT_EQ(0, ioctl_err(self->fd, GCA_IOC_REFILL, &rf));
+	hs.sp = (uintptr_t)__builtin_frame_address(0);
+	EXPECT_EQ(0, ioctl_err(self->fd, GCA_IOC_COLLECT, &hs));
+}
+
+/* CREATE, once per file: each size on a fresh one. */
+static int create_sized(uint32_t usize, uint64_t extra, bool *tail_ok,
+			struct gca_create *out)
+{
+	const struct size_case *sc = &size_cases[1];
+	uint8_t buf[sizeof(struct gca_create) + 8];
+	struct gca_create *cr = (void *)buf;
+	int fd, ret;
+
+	fd = open(GCA_DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	memset(buf, 0, sizeof(buf));
+	cr->heap_size = HEAP;
+	set_size(buf, sc, usize, extra);
+	ret = ioctl_err(fd, GCA_IOC_CREATE, buf);
+	*tail_ok = tail_intact(buf, sc, usize, extra);
+	memcpy(out, buf, sizeof(*out));
+	/* A failed CREATE left nothing behind: the same file creates. */
+	if (ret) {
+		struct gca_create full = { .size = sizeof(full),
+					   .heap_size = HEAP };
+
+		if (ioctl_err(fd, GCA_IOC_CREATE, &full))
+			ret = -1;
+	}
+	close(fd);
+	return ret;
+}
+
+TEST(create_sizes)
+{
+	const struct size_case *sc = &size_cases[1];
+	uint32_t min = sc->min_size, usize;
+	struct gca_create cr;
+	bool tail_ok;
+
+	ASSERT_EQ(GCA_IOC_CREATE, sc->cmd);
+	ASSERT_LT(min, sc->size);
+	EXPECT_EQ(EINVAL, create_sized(min - sc->last_size, 0, &tail_ok, &cr));
+	EXPECT_EQ(EINVAL, create_sized(min - 1, 0, &tail_ok, &cr));
+	/*
+	 * From the first version up to the whole struct: what the caller did
+	 * not send reads as zero (resv[] is fine), the out fields are all in
+	 * the first version, and nothing past usize is touched.
+	 */
+	for (usize = min; usize <= sc->size; usize += 8) {
+		EXPECT_EQ(0, create_sized(usize, 0, &tail_ok, &cr))
+			TH_LOG("size %u", usize);
+		EXPECT_TRUE(tail_ok) TH_LOG("size %u", usize);
+		EXPECT_EQ(HEAP, cr.heap_size_out) TH_LOG("size %u", usize);
+		EXPECT_LE(4096U, cr.ctrl_size) TH_LOG("size %u", usize);
+		EXPECT_LT(0U, cr.id) TH_LOG("size %u", usize);
+	}
+	EXPECT_EQ(0, create_sized(sc->size + 8, 0, &tail_ok, &cr));
+	EXPECT_TRUE(tail_ok);
+	EXPECT_EQ(E2BIG, create_sized(sc->size + 8, 1, &tail_ok, &cr));
+	EXPECT_TRUE(tail_ok);
+}
+
 TEST_F(raw, mmap_rules)
 {
 	struct gca_refill rf = { .size = sizeof(rf),

@@ -6,11 +6,17 @@
  *
  * Conventions (those of io_uring and iommufd):
  *  - fixed-width types only; user pointers are __aligned_u64;
- *  - every ioctl argument starts with { __u32 size; __u32 flags; }.  The
- *    kernel copies min(size, its own size) bytes and zero-fills the rest,
- *    so an older library works with a newer module; a newer library that
- *    sets bytes the module does not know gets -E2BIG.  A size below the
- *    first version's size is -EINVAL;
+ *  - every ioctl argument starts with { __u32 size; __u32 flags; }, size
+ *    being sizeof the struct as the caller knows it.  A struct only grows,
+ *    at its end, and a field added later means "as before" when zero.
+ *    The kernel copies min(size, its own size) bytes and zero-fills the
+ *    rest, so an older library works with a newer module; a newer library
+ *    works with an older module as long as the bytes that module does not
+ *    know are zero (else -E2BIG), and the out fields it does not know stay
+ *    as the library left them (zero: "not reported").  The kernel writes
+ *    back at most size bytes.  A size below the end of the struct's first
+ *    version (the structs below, except that struct gca_create's ends at
+ *    heap_size_out and struct gca_stats's at resv1) is -EINVAL;
  *  - unknown flags, and non-zero reserved fields, are -EINVAL; bad user
  *    pointers -EFAULT; unknown commands -ENOTTY; an ioctl issued in the
  *    wrong state (before GCA_IOC_CREATE, before the heap is mapped) is
@@ -138,7 +144,7 @@ struct gca_create {
 	__u32 id;		/* out: arena id, as in /proc/gcarena/<id> */
 	__u32 ctrl_size;	/* out: bytes to mmap at GCA_OFF_CTRL */
 	__u64 heap_size_out;	/* out: bytes to mmap at GCA_OFF_HEAP */
-	__u64 resv[4];		/* must be 0 */
+	__u64 resv[4];		/* must be 0; not in the first version */
 };
 
 /*
@@ -327,7 +333,7 @@ struct gca_stats {
 	__u64 checkmark_cycles;	/* cycles verified by checkmark */
 	__u64 checkmark_failures;	/* objects checkmark found unmarked */
 	__u32 debug;		/* GCA_DEBUG_* in force */
-	__u32 resv1;
+	__u32 resv1;		/* the first version ends here */
 	/*
 	 * Mark terminations that found more than a slice of marking work
 	 * with the threads held and let them go back to concurrent marking
