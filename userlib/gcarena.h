@@ -239,8 +239,8 @@ int gca_poll(struct gca_arena *arena);
  * above.  gca_enter_blocking() hands the thread's cache and barrier
  * buffer back and parks it; gca_leave_blocking() unparks it and answers
  * what is pending (it may wait for the end of a mark termination).  The
- * pair nests; a thread that is not registered with the arena, or a
- * module without concurrent marking, makes them no-ops.  0 or -errno.
+ * pair nests; for a thread that is not registered with the arena both
+ * do nothing.  0 or -errno.
  */
 int gca_enter_blocking(struct gca_arena *arena);
 int gca_leave_blocking(struct gca_arena *arena);

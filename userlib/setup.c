@@ -25,6 +25,18 @@
 #define GCA_DEFAULT_DEVICE	"/dev/gcarena"
 
 /*
+ * What this library needs of the module (io_uring's way with
+ * IORING_FEAT_*): it refuses a module only when one of these feature bits
+ * is missing, never for its abi_version, so that it keeps working with a
+ * newer module (argument structs only grow; the module accepts every size
+ * from a struct's first version up) and with an older one that has these
+ * features.  The write barrier's buffer and parking (GCA_HS_PARK) are
+ * GCA_FEAT_CONCURRENT's; GCA_FEAT_PREEMPT_SIGNAL is optional (without it
+ * the library asks for no signal).
+ */
+#define GCA_LIB_NEEDS		GCA_FEAT_CONCURRENT
+
+/*
  * Check the class table the kernel reports and build Go's two lookup
  * tables from it: size_to_class8[(size + 7) / 8] for sizes up to 1016 and
  * size_to_class128[(size - 1024 + 127) / 128] above, each the smallest
@@ -75,6 +87,11 @@ static int gca_build_classes(struct gca_arena *a, const struct gca_info *info)
 	return 0;
 }
 
+/*
+ * -EPROTO: the device does not speak this ABI (no GCA_IOC_GET_INFO, or
+ * tables the allocator cannot use); -EOPNOTSUPP: it lacks a feature in
+ * GCA_LIB_NEEDS.
+ */
 static int gca_get_info(struct gca_arena *a)
 {
 	struct gca_info info;
@@ -85,10 +102,12 @@ static int gca_get_info(struct gca_arena *a)
 	do {
 		ret = __gca_sys_ioctl(a->fd, GCA_IOC_GET_INFO, &info);
 	} while (ret == -EINTR);
+	if (ret == -ENOTTY)
+		return -EPROTO;
 	if (ret)
 		return ret;
-	if (info.abi_version != GCA_ABI_VERSION)
-		return -EPROTO;
+	if ((info.features & GCA_LIB_NEEDS) != GCA_LIB_NEEDS)
+		return -EOPNOTSUPP;
 	a->features = info.features;
 	a->max_threads = info.max_threads;
 	return gca_build_classes(a, &info);
@@ -204,7 +223,7 @@ int gca_open(struct gca_arena **arenap, const struct gca_params *p)
 	a->id = cr.id;
 	a->ctrl_size = cr.ctrl_size;
 	a->heap_size = cr.heap_size_out;
-	if (!a->ctrl_size || !a->heap_size ||
+	if (a->ctrl_size < sizeof(struct gca_ctrl) || !a->heap_size ||
 	    (uint64_t)a->heap_size != cr.heap_size_out) {
 		ret = -EPROTO;
 		goto err;
@@ -217,8 +236,8 @@ int gca_open(struct gca_arena **arenap, const struct gca_params *p)
 		goto err;
 	}
 	a->head.ctrl = ctrl = map;
-	if (ctrl->magic != GCA_CTRL_MAGIC ||
-	    ctrl->abi_version != GCA_ABI_VERSION) {
+	/* the page only grows, into resv[]: no version to compare */
+	if (ctrl->magic != GCA_CTRL_MAGIC) {
 		ret = -EPROTO;
 		goto err;
 	}

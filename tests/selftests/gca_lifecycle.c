@@ -2,13 +2,85 @@
 /*
  * gcarena lifecycle: GCA_IOC_GET_INFO, opening and closing arenas through
  * the library, the mappings, /proc/gcarena/<id> coming and going, and the
- * module being pinned while an arena is open.
+ * module being pinned while an arena is open; and what the library
+ * accepts of a module's GCA_IOC_GET_INFO answer (features, not versions).
  */
+#include <dirent.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "gca_test.h"
+
+/*
+ * This program's ioctl() stands in for libc's: the binary is static, so
+ * the library's calls come here.  It passes every call through unchanged,
+ * except that a test may have it alter GCA_IOC_GET_INFO's answer to play
+ * a module of another ABI revision, or with other features, or one that
+ * does not know the command at all.
+ */
+static enum {
+	INFO_AS_IS,
+	INFO_NEWER_VERSION,	/* abi_version + 1, same features */
+	INFO_UNKNOWN_FEATURES,	/* feature bits this library never heard of */
+	INFO_NO_PREEMPT_SIGNAL,	/* GCA_FEAT_PREEMPT_SIGNAL cleared */
+	INFO_NO_CONCURRENT,	/* GCA_FEAT_CONCURRENT cleared */
+	INFO_ENOTTY,		/* not our ABI */
+} info_fake;
+
+int ioctl(int fd, unsigned long cmd, ...)
+{
+	struct gca_info *info;
+	va_list ap;
+	void *arg;
+	long ret;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (cmd == GCA_IOC_GET_INFO && info_fake == INFO_ENOTTY) {
+		errno = ENOTTY;
+		return -1;
+	}
+	ret = syscall(SYS_ioctl, fd, cmd, arg);
+	if (ret || cmd != GCA_IOC_GET_INFO)
+		return ret;
+	info = arg;
+	switch (info_fake) {
+	case INFO_NEWER_VERSION:
+		info->abi_version++;
+		break;
+	case INFO_UNKNOWN_FEATURES:
+		info->features |= 0xffffULL << 48;
+		break;
+	case INFO_NO_PREEMPT_SIGNAL:
+		info->features &= ~GCA_FEAT_PREEMPT_SIGNAL;
+		break;
+	case INFO_NO_CONCURRENT:
+		info->features &= ~GCA_FEAT_CONCURRENT;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int count_fds(void)
+{
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
 
 TEST(get_info)
 {
@@ -175,6 +247,49 @@ TEST(preempt_signal_choice)
 	EXPECT_NE(NULL, gca_alloc(a, 64));
 	EXPECT_EQ(0, gca_collect(a));
 	gca_close(a);
+}
+
+/*
+ * The library checks the module's feature bits, not its version: a newer
+ * revision, or bits it does not know, are fine; a missing feature it needs
+ * is -EOPNOTSUPP, a device that does not know GCA_IOC_GET_INFO -EPROTO,
+ * and a refusal leaks nothing.
+ */
+TEST(library_checks_features)
+{
+	static const struct {
+		int fake, ret;
+	} cases[] = {
+		{ INFO_AS_IS, 0 },
+		{ INFO_NEWER_VERSION, 0 },
+		{ INFO_UNKNOWN_FEATURES, 0 },
+		{ INFO_NO_PREEMPT_SIGNAL, 0 },
+		{ INFO_NO_CONCURRENT, -EOPNOTSUPP },
+		{ INFO_ENOTTY, -EPROTO },
+	};
+	struct gca_arena *a;
+	unsigned int i;
+	int fds, ret;
+	void *p;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		fds = count_fds();
+		info_fake = cases[i].fake;
+		a = (void *)1;
+		ret = open_arena(&a, SZ_64M, -1);
+		info_fake = INFO_AS_IS;
+		EXPECT_EQ(cases[i].ret, ret) TH_LOG("case %u", i);
+		if (ret) {
+			EXPECT_EQ(NULL, a) TH_LOG("case %u", i);
+			EXPECT_EQ(fds, count_fds()) TH_LOG("case %u", i);
+			continue;
+		}
+		p = gca_alloc(a, 100);
+		EXPECT_NE(NULL, p) TH_LOG("case %u", i);
+		EXPECT_EQ(0, gca_collect(a)) TH_LOG("case %u", i);
+		gca_close(a);
+		EXPECT_EQ(fds, count_fds()) TH_LOG("case %u", i);
+	}
 }
 
 TEST(two_arenas)

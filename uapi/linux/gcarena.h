@@ -26,7 +26,9 @@
  *    -EAGAIN: a handshake is pending, answer it (GCA_IOC_HANDSHAKE) and
  *    retry;
  *  - GCA_IOC_GET_INFO works at any time and tells the library the
- *    module's ABI version and feature bits.
+ *    module's feature bits (and its ABI revision, for people: a library
+ *    checks that the features it needs are there, as io_uring's
+ *    IORING_FEAT_*, never the version).
  *
  * Life of an arena: open("/dev/gcarena") -> GCA_IOC_CREATE -> mmap the
  * control page at GCA_OFF_CTRL (read-only) and the heap at GCA_OFF_HEAP
@@ -41,11 +43,18 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
+/* The ABI's revision: informational, see GCA_IOC_GET_INFO above. */
 #define GCA_ABI_VERSION		1
 
-/* GCA_IOC_GET_INFO features */
+/*
+ * GCA_IOC_GET_INFO features.  A bit keeps its meaning once defined; what
+ * a later module adds comes with a new bit.
+ */
 #define GCA_FEAT_PREEMPT_SIGNAL	(1ULL << 0)	/* kernel signals laggard threads */
-/* concurrent mark: write barrier, park, checkmark */
+/*
+ * concurrent mark: the write barrier (gca_handshake.wbuf), parking
+ * (GCA_HS_PARK) and GCA_DEBUG_CHECKMARK; libgcarena needs it
+ */
 #define GCA_FEAT_CONCURRENT	(1ULL << 1)
 
 /* Heap geometry, fixed by the ABI (Go's values). */
