@@ -1214,7 +1214,7 @@ struct fuzz_status {
 	uint64_t ops[8];		/* ioctl, mmap, poll, reopen, other */
 	uint64_t stuck;			/* ioctls cut off by the timer */
 	uint32_t stuck_cmd[16];
-	uint64_t ok_by_nr[16];		/* successes of _IO(0xB7, nr) */
+	uint64_t ok_by_nr[16];		/* successes of command nr */
 	uint64_t elapsed_ms;
 	uint64_t odd_errno;		/* outside the expected set */
 	int odd_list[16];

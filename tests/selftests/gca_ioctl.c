@@ -104,6 +104,9 @@ TEST_F(raw, unknown_commands)
 	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO(GCA_IOC_MAGIC, 0x7f), buf));
 	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO(GCA_IOC_MAGIC, 0x3f), buf));
 	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO('x', 0x00), buf));
+	/* The type gcarena had before, nsfs's: NS_GET_USERNS is not ours. */
+	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO(0xB7, 0x01), buf));
+	EXPECT_EQ(ENOTTY, ioctl_err(self->fd, _IO(0xB7, 0x00), buf));
 	/* The command carries no size or direction: encoded ones are not
 	 * the same command. */
 	EXPECT_EQ(ENOTTY, ioctl_err(self->fd,

@@ -372,8 +372,14 @@ struct gca_query {
 /*
  * Commands carry no size (as iommufd's): the size is the argument's first
  * field, so a struct can grow without a new command number.
+ *
+ * The type 0xBD is free in Documentation/userspace-api/ioctl/
+ * ioctl-number.rst, of 6.1 and of later kernels (which gave 0xB8 to mshv,
+ * 0xBA to liveupdate), and no 6.1 source uses it; gcarena numbers its
+ * commands 0x00-0x1F.  (It used 0xB7 before, nsfs's and remoteproc's:
+ * GCA_IOC_CREATE was NS_GET_USERNS.)
  */
-#define GCA_IOC_MAGIC		0xB7
+#define GCA_IOC_MAGIC		0xBD
 #define GCA_IOC_GET_INFO	_IO(GCA_IOC_MAGIC, 0x00)
 #define GCA_IOC_CREATE		_IO(GCA_IOC_MAGIC, 0x01)
 #define GCA_IOC_REGISTER_THREAD	_IO(GCA_IOC_MAGIC, 0x02)
