@@ -55,7 +55,7 @@ TRACE_EVENT(gcarena_phase,
 	TP_printk("arena=%u cycle=%llu phase=%s stage=%d",
 		  __entry->arena, __entry->cycle,
 		  __print_symbolic(__entry->phase,
-				   { 0, "OFF" }, { 1, "STOP" }, { 2, "MARK" },
+				   { 0, "OFF" }, { 2, "MARK" },
 				   { 3, "MARK_TERM" }, { 4, "SWEEP" }),
 		  __entry->stage)
 );

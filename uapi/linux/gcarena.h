@@ -83,11 +83,11 @@
  * Collector phases, as published in gca_ctrl.phase (Go's gcphase).  The
  * write barrier is on in GCA_PHASE_MARK and GCA_PHASE_MARK_TERM: every
  * pointer store records the old and the new value in the thread's barrier
- * buffer (gca_handshake.wbuf).
+ * buffer (gca_handshake.wbuf).  1 is not a phase (it was the stop-the-world
+ * mark's, before marking became concurrent) and is not reused.
  */
 enum gca_phase {
 	GCA_PHASE_OFF = 0,	/* no cycle: allocate freely */
-	GCA_PHASE_STOP = 1,	/* unused since ABI 1 gained concurrent mark */
 	/*
 	 * marking; each thread answers a handshake (its stack is scanned) and
 	 * goes on
