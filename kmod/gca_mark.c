@@ -7,10 +7,13 @@
  * Tri-color marking with an explicit gray queue, never recursion: an
  * object is black once its mark bit is set and it has been scanned, gray
  * while it waits on the queue.  gca_mark_word() shades (greyobject); the
- * drain loop scans (scanobject).  The world is stopped while we mark, so
- * there is no write barrier: the user process may still run code that
- * writes the heap (a thread that ignores the handshake), which is why
- * every word is read once with READ_ONCE and used only as a number.
+ * drain loop scans (scanobject).  The process runs while we mark: its
+ * threads' pointer stores go through the hybrid write barrier, whose
+ * buffers reach gca_mark_words() when flushed (kmod/roots.c), and a
+ * thread that bypasses the barrier, or is hostile, may write any word
+ * under our feet.  So every word is read once with READ_ONCE and used
+ * only as a number: a racing store can cost its own process an object
+ * (checkmark counts such misses), never the kernel its safety.
  *
  * Marking is conservative, as scanblock with no pointer bitmap: every
  * 8-byte word of a scannable object is a candidate pointer, and it marks

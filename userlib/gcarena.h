@@ -248,8 +248,9 @@ int gca_leave_blocking(struct gca_arena *arena);
 /*
  * The arena's debug flags (GCA_DEBUG_*, uapi/linux/gcarena.h).
  * GCA_DEBUG_CHECKMARK (Go's GODEBUG=gccheckmark=1): after each concurrent
- * mark the kernel marks again with the world stopped and counts what the
- * concurrent mark had missed in checkmark_failures; slow, for tests.
+ * mark the kernel marks again, the threads held at mark termination, and
+ * counts what the concurrent mark had missed in checkmark_failures; slow,
+ * for tests.
  * Returns the previous flags (>= 0) or -errno.  gca_reset_debug() makes
  * the arena follow the module parameter (checkmark) again.
  */

@@ -314,8 +314,9 @@ int __gca_register(struct gca_arena *a, struct gca_tcache **tcp)
 	reg.stack_lo = tc->stack_lo;
 	reg.stack_hi = tc->stack_hi;
 	/*
-	 * The kernel waits out a cycle that stops the world before it
-	 * registers a thread, and says EAGAIN if another one began meanwhile.
+	 * The kernel waits out a mark termination (registered threads held)
+	 * before it registers a thread, and says EAGAIN if another one began
+	 * meanwhile.
 	 */
 	do {
 		ret = __gca_sys_ioctl(a->fd, GCA_IOC_REGISTER_THREAD, &reg);

@@ -159,7 +159,8 @@ struct gca_create {
 /*
  * GCA_IOC_REGISTER_THREAD: the calling thread becomes a mutator whose
  * stack the collector scans.  [stack_lo, stack_hi) bounds its stack.
- * Registering while a cycle stops the world blocks until it ends.
+ * Registering during mark termination, while the registered threads are
+ * held, waits until sweeping starts.
  */
 struct gca_thread_reg {
 	__u32 size;		/* in: sizeof the struct as the caller knows it */
@@ -231,13 +232,17 @@ struct gca_alloc_large {
 };
 
 /*
- * GCA_IOC_HANDSHAKE: the calling thread answers handshake request seq.
- * It gives back its cached spans, the kernel scans its stack from sp up to
- * its registered stack_hi, and, while the world is stopped, holds the
- * thread until the cycle's mark and sweep are done.  Answering a sequence
- * again, or an old one, is harmless.  GCA_IOC_COLLECT takes the same
- * argument: it starts a cycle, answers its handshake and returns when the
- * cycle is complete.
+ * GCA_IOC_HANDSHAKE: the calling thread answers the handshake request in
+ * force (Go's ragged barrier: each thread at its own safepoint, the others
+ * running).  It hands over its barrier buffer and its cached spans; its
+ * barrier counts as on from its first answer in a cycle; once the cycle
+ * scans stacks, the kernel scans its stack from sp up to its registered
+ * stack_hi, in the thread's own context, and may have it scan root ranges
+ * or parked threads' stacks too; at mark termination the call holds the
+ * thread until sweeping starts.  Otherwise it returns at once.  Answering
+ * a sequence again, or an old one, is harmless.  GCA_IOC_COLLECT takes
+ * the same argument: it starts a cycle, answers its handshakes and returns
+ * when a whole cycle begun after the call is complete.
  *
  * With GCA_HS_PARK the thread parks before it blocks (gca_enter_blocking):
  * its barrier buffer and cache are flushed, and until its next handshake
@@ -286,8 +291,8 @@ struct gca_roots {
 #define GCA_SET_DEBUG		(1U << 4)	/* set debug (GCA_DEBUG_*) */
 #define GCA_SET_DEFAULT_DEBUG	(1U << 5)	/* follow the module knob again */
 /*
- * re-mark with the world stopped after each concurrent mark and count what it
- * missed
+ * after each concurrent mark, mark again from the roots with the threads
+ * held at mark termination, and count what the concurrent mark missed
  */
 #define GCA_DEBUG_CHECKMARK	(1U << 0)
 #define GCA_DEBUG_FLAGS		GCA_DEBUG_CHECKMARK
