@@ -176,10 +176,14 @@ struct gca_heap {
 	u64 user_base;			/* user address of offset 0; 0: none */
 	/*
 	 * [chunk][page in chunk]; for an in-use span every page points to it,
-	 * for a free span its first and last page, else NULL
+	 * for a free span its first and last page, else NULL.  Both levels
+	 * grow with the heap, never with the reservation (gca_heap_grow()):
+	 * a chunk's page array when the heap grows into it, the directory
+	 * by doubling.  An empty heap has neither.
 	 */
 	struct gca_span ***span_table;
-	u64 nchunks;			/* entries in span_table */
+	u64 span_table_len;		/* directory entries allocated */
+	u64 nchunks;			/* chunks in the reservation */
 	struct list_head free[GCA_FREE_LISTS];	/* free spans by npages */
 	struct list_head free_large;	/* free spans >= GCA_FREE_LISTS */
 	struct list_head partial[GCA_NUM_SPAN_CLASSES];	/* free slots */
@@ -251,7 +255,10 @@ int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
 /* Frees all metadata; backing memory is the host's to free. */
 void gca_heap_destroy(struct gca_heap *h);
 
-/* The span table's slot of a grown page (no bounds check). */
+/*
+ * The span table's slot of a grown page (no bounds check: a grown page's
+ * chunk is always in the directory).
+ */
 static inline struct gca_span **gca_entry(struct gca_heap *h, u64 page)
 {
 	return &h->span_table[page / GCA_CHUNK_PAGES][page % GCA_CHUNK_PAGES];

@@ -36,7 +36,13 @@
  * keep the memory and let the scavenger decide.
  *
  * Metadata (table, chunks, span structs) is kernel memory, counted in
- * h->meta_bytes.
+ * h->meta_bytes, and follows the heap that is used, not the reservation:
+ * gca_heap_init() allocates nothing, and growth adds a chunk's page array
+ * (4 KiB per 4 MiB of heap) and, when the directory is full, a directory
+ * twice as long (8 bytes per chunk, at most the reservation's chunks: 2 MiB
+ * for a 1 TiB heap, copied at most log2(chunks) times in the heap's life),
+ * so that an empty heap costs nothing whatever its reservation.  The
+ * lookup is the same two loads whatever the size (gca_entry()).
  */
 #include "gca_core.h"
 
@@ -45,6 +51,9 @@
  * entries) before marking falls back to overflow recovery (gca_mark.c).
  */
 #define GCA_GRAY_MAX_BLOCKS	4096
+
+/* Directory entries allocated at the first growth: 32 MiB of heap. */
+#define GCA_DIR_MIN		8ULL
 
 static inline size_t gca_span_struct_size(u32 nwords)
 {
@@ -116,13 +125,7 @@ int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
 	h->priv = priv;
 	h->npages = heap_bytes >> GCA_PAGE_SHIFT;
 	h->nchunks = DIV_ROUND_UP(h->npages, GCA_CHUNK_PAGES);
-	/* Only the chunk pointers now; a chunk's page array when grown. */
-	h->span_table = kvcalloc(h->nchunks, sizeof(*h->span_table),
-				 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!h->span_table)
-		return -ENOMEM;
-	h->meta_bytes = h->nchunks * sizeof(*h->span_table);
-
+	/* No table yet: the first growth makes it (gca_dir_reserve()). */
 	gca_heap_init_lists(h);
 	h->gray.max_blocks = GCA_GRAY_MAX_BLOCKS;
 	return 0;
@@ -132,8 +135,6 @@ void gca_heap_destroy(struct gca_heap *h)
 {
 	u64 page = 0, c;
 
-	if (!h->span_table)
-		return;
 	/*
 	 * The spans tile [0, grown_pages) and each one's first page points
 	 * to it: free each struct at its first page and jump past it, never
@@ -154,11 +155,12 @@ void gca_heap_destroy(struct gca_heap *h)
 	/* Exactly the chunks of [0, grown_pages) exist. */
 	h->meta_bytes -= DIV_ROUND_UP(h->grown_pages, GCA_CHUNK_PAGES) *
 			 GCA_CHUNK_PAGES * sizeof(struct gca_span *);
-	for (c = 0; c < h->nchunks; c++)
+	for (c = 0; c < h->span_table_len; c++)
 		kvfree(h->span_table[c]);
 	kvfree(h->span_table);
-	h->meta_bytes -= h->nchunks * sizeof(*h->span_table);
+	h->meta_bytes -= h->span_table_len * sizeof(*h->span_table);
 	h->span_table = NULL;
+	h->span_table_len = 0;
 	gca_grayq_destroy(&h->gray);
 	WARN_ON_ONCE(h->meta_bytes != 0);
 	/* Inert from now on: no list or lookup reaches a freed struct. */
@@ -188,10 +190,38 @@ static struct gca_span *gca_find_free(struct gca_heap *h, u64 npages)
 }
 
 /*
+ * Make the directory hold chunks [0, want): a new one of twice the length
+ * (at least GCA_DIR_MIN and want, at most the reservation's chunks), the
+ * entries copied over.  false, nothing changed, when it cannot be had.
+ */
+static bool gca_dir_reserve(struct gca_heap *h, u64 want)
+{
+	struct gca_span ***dir;
+	u64 len;
+
+	if (want <= h->span_table_len)
+		return true;
+	len = max(max(want, 2 * h->span_table_len), GCA_DIR_MIN);
+	len = min(len, h->nchunks);
+	dir = kvcalloc(len, sizeof(*dir), GCA_GFP_HEAP);
+	if (!dir)
+		return false;
+	if (h->span_table_len)
+		memcpy(dir, h->span_table,
+		       h->span_table_len * sizeof(*dir));
+	kvfree(h->span_table);
+	h->meta_bytes += (len - h->span_table_len) * sizeof(*dir);
+	h->span_table = dir;
+	h->span_table_len = len;
+	return true;
+}
+
+/*
  * Grow the heap by whole chunks so that a free run of npages exists at
  * its end (mheap.grow).  The new pages have never been backed, so they
  * form a scavenged free span, merged with a free span that ends at the
- * old end.  Nothing changes on failure.
+ * old end.  Nothing changes on failure, but for a longer directory
+ * (counted in meta_bytes; the next growth uses it).
  */
 static bool gca_heap_grow(struct gca_heap *h, u64 npages)
 {
@@ -215,6 +245,8 @@ static bool gca_heap_grow(struct gca_heap *h, u64 npages)
 	/* old is a chunk boundary: only the last chunk may be partial. */
 	c0 = old / GCA_CHUNK_PAGES;
 	c1 = DIV_ROUND_UP(new, GCA_CHUNK_PAGES);
+	if (!gca_dir_reserve(h, c1))
+		return false;
 	for (c = c0; c < c1; c++) {
 		h->span_table[c] = kvcalloc(GCA_CHUNK_PAGES,
 					    sizeof(struct gca_span *),

@@ -363,9 +363,13 @@ static int gkt_check(struct gkt_host *g, bool strict_inuse)
 	HCHECK(h->grown_pages <= h->npages, "%llu", h->grown_pages);
 	HCHECK(h->grown_pages % GCA_CHUNK_PAGES == 0 ||
 	       h->grown_pages == h->npages, "%llu", h->grown_pages);
-	meta = h->nchunks * sizeof(void *) +
+	/* The directory covers the grown chunks, within the reservation. */
+	HCHECK(h->span_table_len <= h->nchunks &&
+	       h->span_table_len * GCA_CHUNK_PAGES >= h->grown_pages,
+	       "directory %llu of %llu", h->span_table_len, h->nchunks);
+	meta = h->span_table_len * sizeof(void *) +
 	       h->gray.nblocks * sizeof(struct gca_gray_block);
-	for (i = 0; i < h->nchunks; i++) {
+	for (i = 0; i < h->span_table_len; i++) {
 		bool grown = (u64)i * GCA_CHUNK_PAGES < h->grown_pages;
 
 		HCHECK(!!h->span_table[i] == grown, "chunk %u", i);

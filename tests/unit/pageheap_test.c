@@ -83,10 +83,88 @@ TEST(init_rejects_bad_sizes)
 	ASSERT_EQ(0, ua_init(&ua, 513 * GCA_PAGE_SIZE));
 	EXPECT_EQ(2ULL, ua.h.nchunks);
 	ua_destroy(&ua);
-	/* The table itself cannot be had. */
+	/*
+	 * Init allocates nothing, whatever the reservation: with every
+	 * allocation failing it succeeds, and the first growth fails cleanly.
+	 */
 	gca_uenv.fail_after = 0;
-	EXPECT_EQ(-ENOMEM, ua_init(&ua, 1ULL << 30));
+	ASSERT_EQ(0, ua_init(&ua, GCA_HEAP_SIZE_MAX));
+	EXPECT_EQ(0ULL, ua.h.meta_bytes);
+	EXPECT_EQ(NULL, ua.h.span_table);
+	EXPECT_EQ(0L, gca_uenv.live_allocs);
+	EXPECT_EQ(NULL, gca_pages_alloc(&ua.h, 1));
+	EXPECT_EQ(0ULL, ua.h.grown_pages);
+	EXPECT_EQ(0ULL, ua.h.meta_bytes);
 	gca_uenv.fail_after = -1;
+	ua_destroy(&ua);
+	EXPECT_EQ(0, ua_leaks());
+}
+
+/*
+ * The directory grows with the heap, not with the reservation: doubled
+ * when the heap grows past it, its entries kept, all or nothing.
+ */
+TEST(directory_grows_with_heap)
+{
+	const u64 chunk = GCA_CHUNK_PAGES, ptr = sizeof(void *);
+	struct gca_span *first, *s, *t;
+	struct gca_heap *h;
+	struct uarena ua;
+	u64 meta;
+
+	gca_uenv_reset();
+	ASSERT_EQ(0, ua_init(&ua, 64ULL << 30));	/* 16384 chunks */
+	h = &ua.h;
+	EXPECT_EQ(16384ULL, h->nchunks);
+	EXPECT_EQ(0ULL, h->span_table_len);
+	EXPECT_EQ(0ULL, h->meta_bytes);
+
+	/* The first growth: 8 entries and one chunk. */
+	first = gca_pages_alloc(h, 1);
+	ASSERT_NE(NULL, first);
+	EXPECT_EQ(8ULL, h->span_table_len);
+	EXPECT_GE(8 * ptr + chunk * ptr + 2 * sizeof(struct gca_span) + 64,
+		  h->meta_bytes);
+	ASSERT_EQ(0, ua_check(&ua, false));
+
+	/* Chunks 1..7 fit; chunk 8 doubles it, chunk 0 still found. */
+	ASSERT_NE(NULL, gca_pages_alloc(h, 8 * chunk - 1));
+	EXPECT_EQ(8ULL, h->span_table_len);
+	meta = h->meta_bytes;
+	s = gca_pages_alloc(h, 1);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(8 * chunk, s->start);
+	EXPECT_EQ(16ULL, h->span_table_len);
+	EXPECT_LE(meta + 8 * ptr + chunk * ptr, h->meta_bytes);
+	EXPECT_EQ(first, gca_span_of(h, 0));
+	EXPECT_EQ(s, gca_span_of(h, 8 * chunk * GCA_PAGE_SIZE));
+	ASSERT_EQ(0, ua_check(&ua, false));
+
+	/* A run far past twice the length: exactly what it needs. */
+	t = gca_pages_alloc(h, 40 * chunk);
+	ASSERT_NE(NULL, t);
+	EXPECT_EQ(49ULL, h->span_table_len);
+	ASSERT_EQ(0, ua_check(&ua, false));
+
+	/* The new directory cannot be had: nothing changes. */
+	meta = h->meta_bytes;
+	gca_uenv.fail_after = 0;
+	EXPECT_EQ(NULL, gca_pages_alloc(h, 60 * chunk));
+	gca_uenv.fail_after = -1;
+	EXPECT_EQ(49ULL, h->span_table_len);
+	EXPECT_EQ(49 * chunk, h->grown_pages);
+	EXPECT_EQ(meta, h->meta_bytes);
+	EXPECT_EQ(t, gca_span_of(h, (9 * chunk + 5) * GCA_PAGE_SIZE));
+	ASSERT_EQ(0, ua_check(&ua, false));
+
+	/* Never past the reservation: the whole heap, 16384 entries. */
+	ASSERT_NE(NULL, gca_pages_alloc(h, h->npages - h->grown_pages));
+	EXPECT_EQ(h->npages, h->grown_pages);
+	EXPECT_EQ(16384ULL, h->span_table_len);
+	ASSERT_EQ(0, ua_check(&ua, false));
+	ua_destroy(&ua);
+	EXPECT_EQ(0ULL, ua.h.meta_bytes);
+	EXPECT_EQ(0ULL, gca_uenv.warnings);
 	EXPECT_EQ(0, ua_leaks());
 }
 
