@@ -81,14 +81,54 @@ void gca_fs_exit(void)
 
 /* 4 KiB pages per heap page */
 #define GCA_SUBPAGES	(GCA_PAGE_SIZE >> PAGE_SHIFT)
+/* Directory entries of the backing table at its first growth: 32 MiB. */
+#define GCA_BACKING_DIR_MIN	8ULL
 
+/*
+ * The backing table has two levels, as the core's span table: a directory
+ * of chunks, each GCA_BACKING_CHUNK page pointers (one 4 MiB heap chunk,
+ * 8 KiB of pointers), both made by gca_populate() as the heap is backed.
+ * The directory doubles when a chunk past it is backed, up to the
+ * reservation's chunks (2 MiB for a 1 TiB heap): an arena's table follows
+ * the heap it backs, and an empty one has none.  Written with a->lock and
+ * pages_rwsem held for writing, so a fault (pages_rwsem for reading) and
+ * gca_map() (a->lock) see either directory whole.
+ */
+static bool gca_backing_reserve(struct gca_arena *a, u64 want)
+{
+	u64 len, max_len = a->heap.nchunks;
+	struct page ***dir;
+
+	lockdep_assert_held(&a->lock);
+	lockdep_assert_held_write(&a->pages_rwsem);
+	if (want > max_len)
+		return false;
+	len = min(max3(want, 2 * a->nbacking_chunks, GCA_BACKING_DIR_MIN),
+		  max_len);
+	dir = kvcalloc(len, sizeof(*dir), GCA_GFP_HEAP);
+	if (!dir)
+		return false;
+	if (a->nbacking_chunks)
+		memcpy(dir, a->backing, a->nbacking_chunks * sizeof(*dir));
+	kvfree(a->backing);
+	a->meta_bytes += (len - a->nbacking_chunks) * sizeof(*dir);
+	a->backing = dir;
+	a->nbacking_chunks = len;
+	return true;
+}
+
+/*
+ * The slot of 4 KiB page kpage of the heap, or NULL if its chunk has no
+ * table (with create, made: -ENOMEM is NULL too).
+ */
 static struct page **gca_backing_slot(struct gca_arena *a, u64 kpage,
 				      bool create)
 {
 	u64 chunk = kpage / GCA_BACKING_CHUNK;
 	struct page **pages;
 
-	if (chunk >= a->nbacking_chunks)
+	if (chunk >= a->nbacking_chunks &&
+	    (!create || !gca_backing_reserve(a, chunk + 1)))
 		return NULL;
 	pages = a->backing[chunk];
 	if (!pages && create) {
@@ -203,7 +243,7 @@ static bool gca_should_abort(struct gca_heap *h)
 
 	if (READ_ONCE(a->dying))
 		return true;
-	if (current == a->gc_thread)
+	if (current == READ_ONCE(a->gc_thread))
 		return kthread_should_stop();
 	return fatal_signal_pending(current);
 }
@@ -250,11 +290,12 @@ struct gca_arena *gca_arena_alloc(void)
 	struct gca_arena *a;
 	int ret = -ENOMEM;
 
-	a = kzalloc(sizeof(*a), GFP_KERNEL_ACCOUNT);
+	a = kzalloc(sizeof(*a), GCA_GFP_HEAP);
 	if (!a)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&a->ref);
 	mutex_init(&a->lock);
+	mutex_init(&a->gc_thread_lock);
 	atomic_set(&a->lock_waiters, 0);
 	init_rwsem(&a->pages_rwsem);
 	init_waitqueue_head(&a->gc_wq);
@@ -263,7 +304,7 @@ struct gca_arena *gca_arena_alloc(void)
 	INIT_LIST_HEAD(&a->roots);
 	INIT_LIST_HEAD(&a->node);
 	a->phase = GCA_PHASE_OFF;
-	a->tid_map = bitmap_zalloc(GCA_MAX_THREADS, GFP_KERNEL_ACCOUNT);
+	a->tid_map = bitmap_zalloc(GCA_MAX_THREADS, GCA_GFP_HEAP);
 	if (!a->tid_map)
 		goto err;
 	a->inode = alloc_anon_inode(gca_mnt->mnt_sb);
@@ -344,19 +385,11 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 	ret = gca_heap_reserve_base(&a->heap);
 	if (ret)
 		goto err_heap;
-	a->nbacking_chunks = DIV_ROUND_UP(size >> PAGE_SHIFT,
-					  GCA_BACKING_CHUNK);
-	a->backing = kvcalloc(a->nbacking_chunks, sizeof(*a->backing),
-			      GFP_KERNEL_ACCOUNT);
-	if (!a->backing) {
-		ret = -ENOMEM;
-		goto err_heap;
-	}
-	a->meta_bytes = a->nbacking_chunks * sizeof(*a->backing);
-	a->ctrl_page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	/* no backing table yet: gca_populate() makes it */
+	a->ctrl_page = alloc_page(GCA_GFP_HEAP | __GFP_ZERO);
 	if (!a->ctrl_page) {
 		ret = -ENOMEM;
-		goto err_backing;
+		goto err_heap;
 	}
 	a->ctrl = page_address(a->ctrl_page);
 	a->ctrl->magic = GCA_CTRL_MAGIC;
@@ -394,19 +427,19 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 	list_add_tail(&a->node, &gca_arenas);
 	mutex_unlock(&gca_arenas_lock);
 
-	ret = gca_cycle_start_thread(a);
-	if (ret)
-		goto err_list;
+	/*
+	 * No collector thread yet: the first call that may need a cycle
+	 * starts it (gca_cycle_need_thread()), so an arena that never
+	 * allocates has none.
+	 */
 	ret = gca_proc_add_arena(a);
 	if (ret)
-		goto err_thread;
+		goto err_list;
 	mutex_lock(&a->lock);
 	WRITE_ONCE(a->created, true);
 	mutex_unlock(&a->lock);
 	return 0;
 
-err_thread:
-	gca_cycle_stop_thread(a);
 err_list:
 	mutex_lock(&gca_arenas_lock);
 	list_del_init(&a->node);
@@ -418,9 +451,6 @@ err_ctrl:
 	__free_page(a->ctrl_page);
 	a->ctrl_page = NULL;
 	a->ctrl = NULL;
-err_backing:
-	kvfree(a->backing);
-	a->backing = NULL;
 err_heap:
 	gca_heap_destroy(&a->heap);
 	memset(&a->heap, 0, sizeof(a->heap));

@@ -7,7 +7,10 @@
  * threads, so a shared pool would let one slow or hostile process delay
  * every other arena's collections; the per-arena thread also makes the
  * collector's CPU time visible per process (top shows gcarena/<id>), and
- * arenas are few (GCA_MAX_ARENAS_PER_MM per process).
+ * arenas are few (GCA_MAX_ARENAS_PER_MM per process).  The thread starts
+ * with the first call that may need a cycle (gca_cycle_need_thread():
+ * REFILL, ALLOC_LARGE, COLLECT, SET_PARAMS), so an arena that never
+ * allocates has none.
  *
  * A cycle is Go's (mgc.go: gcStart, gcMarkDone, gcMarkTermination,
  * gcSweep) with soft handshakes in place of stop-the-world, except for a
@@ -110,6 +113,7 @@
 #include <linux/hash.h>
 #include <linux/kthread.h>
 #include <linux/math64.h>
+#include <linux/memcontrol.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -877,7 +881,10 @@ abort_locked:
 static int gca_gc_thread(void *data)
 {
 	struct gca_arena *a = data;
+	struct mem_cgroup *old_memcg;
 
+	/* what it allocates (gray queue blocks) is the arena's process's */
+	old_memcg = set_active_memcg(a->gc_memcg);
 	set_freezable();
 	while (!kthread_should_stop()) {
 		enum gca_gc_reason reason;
@@ -911,26 +918,74 @@ static int gca_gc_thread(void *data)
 		if (reason != GCA_GC_NONE)
 			gca_run_cycle(a, reason);
 	}
+	set_active_memcg(old_memcg);
 	return 0;
 }
 
-int gca_cycle_start_thread(struct gca_arena *a)
+/*
+ * Start the arena's collector thread if it has none: called by the ioctls
+ * that may need a cycle (an allocation, which may reach the trigger; a
+ * requested cycle; new knobs), before they take a->lock.  Only these calls
+ * and the thread itself make requests, so none waits for a thread that
+ * is not there.
+ *
+ * The thread charges its allocations to the memory cgroup of the process
+ * as it is now (the arena's; only its creator calls these ioctls).  The
+ * thread itself, its task_struct and stack, cannot be charged to a memory
+ * cgroup: what bounds the number of them is the number of arenas
+ * (GCA_MAX_ARENAS_PER_MM per process, GCA_MAX_ARENAS_PER_USER per user
+ * without CAP_SYS_RESOURCE, arena.c), and an arena that never allocates
+ * has none.  0, or -ENOMEM or -EINTR (fatal signal) with no thread.
+ */
+int gca_cycle_need_thread(struct gca_arena *a)
 {
 	struct task_struct *tsk;
+	struct mem_cgroup *memcg;
+	int ret = 0;
 
-	tsk = kthread_run(gca_gc_thread, a, "gcarena/%u", a->id);
-	if (IS_ERR(tsk))
-		return PTR_ERR(tsk);
-	a->gc_thread = tsk;
-	return 0;
+	/* pairs with smp_store_release() below: one load once started */
+	if (likely(smp_load_acquire(&a->gc_thread)))
+		return 0;
+	if (mutex_lock_killable(&a->gc_thread_lock))
+		return -EINTR;
+	if (a->gc_thread)
+		goto out;
+	memcg = get_mem_cgroup_from_mm(current->mm);
+	/* not woken before a->gc_thread is set: gca_should_abort() reads it */
+	tsk = kthread_create(gca_gc_thread, a, "gcarena/%u", a->id);
+	if (IS_ERR(tsk)) {
+		mem_cgroup_put(memcg);
+		ret = PTR_ERR(tsk);
+		goto out;
+	}
+	a->gc_memcg = memcg;
+	/* pairs with smp_load_acquire() above: gc_memcg is set first */
+	smp_store_release(&a->gc_thread, tsk);
+	/*
+	 * A module knob that changed while there was no thread to see it
+	 * (gca_cycle_kick_all()) counts for the caller's allocation already.
+	 */
+	gca_lock_mutator(a);
+	if (a->kick) {
+		WRITE_ONCE(a->kick, false);
+		gca_cycle_update_pacer(a);
+	}
+	mutex_unlock(&a->lock);
+	wake_up_process(tsk);
+out:
+	mutex_unlock(&a->gc_thread_lock);
+	return ret;
 }
 
+/* The arena is going away: no ioctl is in flight, none can start one. */
 void gca_cycle_stop_thread(struct gca_arena *a)
 {
 	if (a->gc_thread) {
 		kthread_stop(a->gc_thread);
 		a->gc_thread = NULL;
 	}
+	mem_cgroup_put(a->gc_memcg);
+	a->gc_memcg = NULL;
 }
 
 /* ---------------------------------------------------------------------

@@ -21,6 +21,8 @@
  *                            arena (arena->ref) under it, then reads the
  *                            arenas one by one without it.  Taken killably
  *                            where a process waits for it (create, /proc).
+ *   arena->gc_thread_lock (mutex)  starting the collector thread
+ *                            (gca_cycle_need_thread(), cycle.c)
  *   mmap_lock of the process (the kernel's) -- taken by mmap and faults
  *   arena->lock (mutex)      the heap, the thread list, root ranges, the
  *                            cycle state and every counter below it.  Never
@@ -29,6 +31,23 @@
  *   arena->pages_rwsem       the backing page table; read by faults, written
  *                            when pages are added or removed
  *   i_mmap_rwsem (the kernel's) -- unmap_mapping_range, under arena->lock
+ *
+ * Kernel memory: what an arena keeps grows with the heap it uses, never
+ * with its reservation (the span table, the backing table: two levels,
+ * grown with the heap; see gca_pageheap.c and arena.c), and is charged to
+ * the creating process's memory cgroup with GCA_GFP_HEAP (-ENOMEM at the
+ * group's limit, never the OOM killer): the arena, heap pages, span
+ * structs, tables, registered threads, root ranges, the
+ * GCA_IOC_QUERY_OBJECTS buffers; gray queue blocks without sleeping (see
+ * GCA_GRAY_UNCHARGED, gca_mark.c).  The collector thread charges the
+ * same group (set_active_memcg(), cycle.c).  Not charged: the collector
+ * thread itself, which a memory cgroup cannot hold (bounded by the
+ * arenas: GCA_MAX_ARENAS_PER_MM per process, GCA_MAX_ARENAS_PER_USER per
+ * user, and started only when an arena first needs a cycle), and
+ * per-call scratch buffers of at most a few pages (a stack scan's page,
+ * the ioctl argument, a /proc read's statistics), freed before the call
+ * returns: the collector must still make progress when the group is at
+ * its limit.
  *
  * Kernel safety: every word read from the heap, a stack or a root range
  * is a number, validated by the core before it names an object; every
@@ -157,6 +176,7 @@ struct gca_arena {
 	u64 created_ns;
 
 	struct mutex lock;		/* see the top of this file */
+	struct mutex gc_thread_lock;	/* see the top of this file */
 	/*
 	 * Mutator calls waiting for lock (gca_lock_mutator()); the collector
 	 * lets them in first between two slices (gca_collector_yield()).
@@ -183,7 +203,12 @@ struct gca_arena {
 	u32 nroots;
 
 	/* the cycle (Go's gcphase and work.*) */
+	/*
+	 * NULL until the first call that may need a cycle; set once, under
+	 * gc_thread_lock, read without it (smp_load_acquire())
+	 */
 	struct task_struct *gc_thread;
+	struct mem_cgroup *gc_memcg;	/* the thread charges it; a reference */
 	wait_queue_head_t gc_wq;	/* the collector waits here */
 	wait_queue_head_t cycle_wq;	/* mutators wait here */
 	enum gca_phase phase;
@@ -238,8 +263,8 @@ struct gca_arena {
 
 	/* backing memory: [chunk][4 KiB page] -> page, see arena.c */
 	struct rw_semaphore pages_rwsem;
-	struct page ***backing;
-	u64 nbacking_chunks;
+	struct page ***backing;		/* the directory; NULL until backed */
+	u64 nbacking_chunks;		/* directory entries allocated */
 	u64 meta_bytes;			/* the backing table's own memory */
 };
 
@@ -269,7 +294,7 @@ s64 gca_arena_memory_limit(struct gca_arena *a);
 long gca_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 /* cycle.c */
-int gca_cycle_start_thread(struct gca_arena *a);
+int gca_cycle_need_thread(struct gca_arena *a);
 void gca_cycle_stop_thread(struct gca_arena *a);
 void gca_cycle_update_pacer(struct gca_arena *a);
 void gca_cycle_check_trigger(struct gca_arena *a);

@@ -33,16 +33,25 @@
 #include <linux/printk.h>
 
 /*
- * Metadata for a growing heap, charged to the process's memory cgroup:
- * at the group's limit the allocation fails (the caller sees -ENOMEM, as
- * for the heap pages themselves) instead of calling the OOM killer.
+ * An arena's memory (metadata for a growing heap, the glue's structs, the
+ * heap pages themselves), charged to the process's memory cgroup: at the
+ * group's limit the allocation fails (the caller sees -ENOMEM) instead of
+ * calling the OOM killer.
  */
 #define GCA_GFP_HEAP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
-/* Gray queue blocks are taken without sleeping: failure means overflow. */
-static inline void *gca_alloc_nowait(size_t size)
+/*
+ * Gray queue blocks are taken without sleeping: failure means overflow.
+ * With account, charged like the rest of the metadata: to the memory
+ * cgroup of the process whose thread marks (an assist, a stack scan) or,
+ * in the collector thread, to the one it charges on the arena's behalf
+ * (set_active_memcg(), cycle.c).  At the group's limit a charge without
+ * sleeping fails, never calls the OOM killer.
+ */
+static inline void *gca_alloc_nowait(size_t size, bool account)
 {
-	return kmalloc(size, GFP_NOWAIT | __GFP_NOWARN);
+	return kmalloc(size, GFP_NOWAIT | __GFP_NOWARN |
+			     (account ? __GFP_ACCOUNT : 0));
 }
 #else
 #include "gca_env_user.h"

@@ -66,6 +66,18 @@
  */
 #define GCA_MAP_GRAIN		4096ULL
 
+/*
+ * Blocks are charged to the marking process's memory cgroup; when that
+ * fails (the group is at its limit, and a charge without sleeping cannot
+ * reclaim), the first few blocks of the queue are taken uncharged: with
+ * none, every push would overflow and the mark would be all recovery,
+ * rescanning the marked heap once per level of the object graph, at the
+ * very moment the process most needs its garbage collected.  At most this
+ * many uncharged blocks exist at once (one is taken only while fewer
+ * blocks than this exist), 16 KiB per heap.
+ */
+#define GCA_GRAY_UNCHARGED	4ULL
+
 static void gca_gray_account(struct gca_heap *h, s64 nblocks)
 {
 	h->gray.nblocks += nblocks;
@@ -85,7 +97,11 @@ static bool gca_gray_push(struct gca_heap *h, u64 off)
 		} else {
 			b = NULL;
 			if (q->nblocks < q->max_blocks)
-				b = gca_alloc_nowait(sizeof(*b));
+				b = gca_alloc_nowait(sizeof(*b), true);
+			/* see GCA_GRAY_UNCHARGED */
+			if (!b && q->nblocks < min(q->max_blocks,
+						   GCA_GRAY_UNCHARGED))
+				b = gca_alloc_nowait(sizeof(*b), false);
 			if (!b) {
 				q->overflow = true;
 				return false;

@@ -132,7 +132,7 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 		       r->stack_hi - r->stack_lo))
 		return -EINVAL;
 
-	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	t = kzalloc(sizeof(*t), GCA_GFP_HEAP);
 	if (!t)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&t->spans);
@@ -249,6 +249,9 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 		return -EINVAL;
 	if (sizeclass < 1 || sizeclass >= GCA_NUM_SIZE_CLASSES)
 		return -EINVAL;
+	ret = gca_cycle_need_thread(a);
+	if (ret)
+		return ret;
 
 	gca_lock_mutator(a);
 	t = gca_thread_current(a);
@@ -386,6 +389,9 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 		return -EINVAL;
 	if (!al->bytes || al->bytes > h->npages * GCA_PAGE_SIZE)
 		return -EINVAL;
+	ret = gca_cycle_need_thread(a);
+	if (ret)
+		return ret;
 
 	gca_lock_mutator(a);
 	t = gca_thread_current(a);
@@ -445,6 +451,11 @@ static int gca_ioc_handshake(struct gca_ioc_ctx *c, bool collect)
 		return -EINVAL;
 	if (collect && hs->flags)
 		return -EINVAL;
+	if (collect) {
+		ret = gca_cycle_need_thread(a);
+		if (ret)
+			return ret;
+	}
 	t = gca_thread_get_current(a);
 	if (!t && !collect)
 		return -ESRCH;
@@ -488,7 +499,7 @@ static int gca_ioc_add_roots(struct gca_ioc_ctx *c)
 		return -EINVAL;
 	if (!access_ok(u64_to_user_ptr(ro->start), ro->len))
 		return -EFAULT;
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	r = kzalloc(sizeof(*r), GCA_GFP_HEAP);
 	if (!r)
 		return -ENOMEM;
 	r->start = ro->start;
@@ -563,6 +574,10 @@ static int gca_ioc_set_params(struct gca_ioc_ctx *c)
 	if ((p->flags & GCA_SET_MEMORY_LIMIT) &&
 	    ((p->flags & GCA_SET_DEFAULT_MEMORY_LIMIT) || p->memory_limit < 0))
 		return -EINVAL;
+	/* new knobs may ask for a cycle (gca_cycle_check_trigger()) */
+	ret = gca_cycle_need_thread(a);
+	if (ret)
+		return ret;
 
 	gca_lock_mutator(a);
 	old_percent = gca_arena_gc_percent(a);
@@ -625,8 +640,9 @@ static int gca_ioc_query(struct gca_ioc_ctx *c)
 	if (q->flags || q->resv0 || !q->n || q->n > GCA_QUERY_MAX)
 		return -EINVAL;
 	nwords = DIV_ROUND_UP(q->n, 64);
-	addrs = kvmalloc_array(q->n, sizeof(u64), GFP_KERNEL);
-	live = kvcalloc(nwords, sizeof(u64), GFP_KERNEL);
+	/* up to 520 KiB the caller sizes: charged, -ENOMEM at its limit */
+	addrs = kvmalloc_array(q->n, sizeof(u64), GCA_GFP_HEAP);
+	live = kvcalloc(nwords, sizeof(u64), GCA_GFP_HEAP);
 	if (!addrs || !live) {
 		ret = -ENOMEM;
 		goto out;

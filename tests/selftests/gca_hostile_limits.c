@@ -4,17 +4,21 @@
  * have: arenas (GCA_MAX_ARENAS_PER_MM = 64), heap sizes out of range,
  * more heap than its arena holds, more memory than its memory cgroup
  * allows, more registered threads (GCA_MAX_THREADS = 1024) and root
- * ranges (GCA_MAX_ROOTS = 1024) than an arena takes.  Expected: the
- * documented error at exactly the limit (EMFILE, EINVAL, ENOMEM, ENOSPC),
- * never an OOM kill or a splat, and everything works again once the
- * process gives back what it took.
+ * ranges (GCA_MAX_ROOTS = 1024) than an arena takes, and the most
+ * arenas of the largest heap left empty, whose kernel memory must follow
+ * what they use, not what they reserve.  Expected: the documented error
+ * at exactly the limit (EMFILE, EINVAL, ENOMEM, ENOSPC), never an OOM
+ * kill or a splat, kernel memory charged to the process's memory cgroup,
+ * and everything works again once the process gives back what it took.
  *
  * Tests:
  *   limits.arenas_per_process   limits.heap_size_bounds
  *   limits.heap_exhaustion      limits.memcg_enomem
+ *   limits.empty_arenas_cost    limits.memcg_metadata
  *   limits.max_threads_raw      limits.max_threads_library
  *   limits.max_roots            zz_final.still_working (last)
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -493,6 +497,287 @@ TEST_F_TIMEOUT(limits, memcg_enomem, 180)
 		sleep_ms(50);
 	EXPECT_FALSE(path_exists(dir));
 	munmap(got, 4096);
+}
+
+/* ------------------------------------------------------------------ */
+/* Empty arenas cost next to nothing: the kernel's memory for an arena */
+/* follows the heap it uses, not its reservation, and is charged to    */
+/* the process's memory cgroup; no collector thread runs for an arena  */
+/* that never needed a cycle.                                          */
+
+/* sys - heap_sys of an empty arena (its struct and control page) */
+#define META_EMPTY_MAX	((int64_t)(64 * SZ_1K))
+
+/* A raw arena, created only, and its id; the fd or -errno. */
+static int raw_create_id(uint64_t heap_size, int *id)
+{
+	struct gca_create cr = { .size = sizeof(cr), .heap_size = heap_size };
+	int fd, ret;
+
+	fd = open(GCA_DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = ioctl_err(fd, GCA_IOC_CREATE, &cr);
+	if (ret) {
+		close(fd);
+		return -ret;
+	}
+	*id = cr.id;
+	return fd;
+}
+
+/* A /proc/meminfo value in bytes ("MemFree:  123 kB"), or -1. */
+static int64_t meminfo(const char *name)
+{
+	char buf[8192], val[64];
+
+	if (read_file("/proc/meminfo", buf, sizeof(buf)) < 0 ||
+	    find_field(buf, name, val, sizeof(val)))
+		return -1;
+	return strtoll(val, NULL, 10) * 1024;
+}
+
+/* Kernel threads named gcarena/<id>: the arena's collector. */
+static int collector_threads(int id)
+{
+	char want[32], path[300], comm[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(want, sizeof(want), "gcarena/%d\n", id);
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (read_file(path, comm, sizeof(comm)) > 0 &&
+		    !strcmp(comm, want))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The kernel's metadata for arena id: sys - heap_sys, or -1. */
+static int64_t arena_meta(int id)
+{
+	uint64_t sys, heap_sys;
+
+	if (proc_u64(id, "sys", &sys) || proc_u64(id, "heap_sys", &heap_sys) ||
+	    sys < heap_sys)
+		return -1;
+	return (int64_t)(sys - heap_sys);
+}
+
+TEST_F_TIMEOUT(limits, empty_arenas_cost, 240)
+{
+	int fds[MAX_ARENAS_PER_MM], ids[MAX_ARENAS_PER_MM], i, id;
+	int64_t free0, free1, meta, meta_max = 0;
+	int threads = 0;
+	struct gca_memstats ms;
+	void *p, *q;
+
+	/* The per-process maximum of arenas, each of the largest heap. */
+	free0 = meminfo("MemFree");
+	ASSERT_LT(0, free0);
+	for (i = 0; i < MAX_ARENAS_PER_MM; i++) {
+		fds[i] = raw_create_id(GCA_HEAP_SIZE_MAX, &ids[i]);
+		ASSERT_LE(0, fds[i])
+			TH_LOG("arena %d: %s", i, strerror(-fds[i]));
+	}
+	free1 = meminfo("MemFree");
+	for (i = 0; i < MAX_ARENAS_PER_MM; i++) {
+		meta = arena_meta(ids[i]);
+		ASSERT_LE(0, meta);
+		if (meta > meta_max)
+			meta_max = meta;
+		threads += collector_threads(ids[i]);
+	}
+	TH_LOG("64 empty 1 TiB arenas: MemFree fell by %lld KiB; metadata %lld bytes per arena at most; %d collector threads",
+	       (long long)(free0 - free1) / 1024, (long long)meta_max,
+	       threads);
+	/* 1 MiB per arena at most, whatever the page allocator keeps */
+	EXPECT_GT((int64_t)(MAX_ARENAS_PER_MM * SZ_1M), free0 - free1);
+	EXPECT_GE(META_EMPTY_MAX, meta_max);
+	EXPECT_EQ(0, threads);
+
+	/*
+	 * One of them used: its collector starts with the first
+	 * allocation, and its metadata grows by one chunk's tables.
+	 */
+	close(fds[0]);
+	fds[0] = -1;
+	ASSERT_EQ(0, open_arena(&self->a, GCA_HEAP_SIZE_MAX, 100));
+	id = gca_arena_id(self->a);
+	EXPECT_EQ(0, collector_threads(id));
+	p = gca_alloc(self->a, 64);
+	q = gca_alloc(self->a, SZ_1M);
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, q);
+	EXPECT_EQ(1, collector_threads(id));
+	meta = arena_meta(id);
+	TH_LOG("after a 64-byte and a 1 MiB object: metadata %lld bytes",
+	       (long long)meta);
+	EXPECT_LE(0, meta);
+	EXPECT_GE(META_EMPTY_MAX + (int64_t)(64 * SZ_1K), meta);
+	/* and it collects */
+	ASSERT_EQ(0, gca_collect(self->a));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &ms));
+	EXPECT_LE(1U, ms.num_gc);
+	p = q = NULL;
+	for (i = 0; i < MAX_ARENAS_PER_MM; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	gca_close(self->a);
+	self->a = NULL;
+	EXPECT_EQ(0, collector_threads(id));
+}
+
+static int64_t cg_read(const char *dir, const char *file)
+{
+	char path[256], buf[64];
+	int64_t v;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_file(path, buf, sizeof(buf)) < 0 || parse_s64(buf, &v))
+		return -1;
+	return v;
+}
+
+/* What the child saw, in a page shared with the parent. */
+struct meta_seen {
+	int64_t cur0, cur1;	/* memory.current around opening the arenas */
+	int64_t meta_sum;	/* sys - heap_sys of them all */
+	int query_tight;	/* QUERY's errno with memory.max 256 KiB */
+	int query_loose;	/* ... and with no limit */
+	int64_t peak;		/* the query group's memory.peak then */
+};
+
+#define META_QUERY_MAX	"262144"
+
+/*
+ * The child: opens the per-process maximum of empty arenas in group cga,
+ * then moves to the fresh group cgq and asks GCA_IOC_QUERY_OBJECTS about
+ * GCA_QUERY_MAX addresses (520 KiB of kernel buffers) there.
+ */
+__test_helper int meta_child(struct meta_seen *r, const char *cga,
+			     const char *cgq, int rfd, int wfd)
+{
+	static uint64_t addrs[GCA_QUERY_MAX], live[GCA_QUERY_MAX / 64];
+	struct gca_query qa = {
+		.size = sizeof(qa), .n = GCA_QUERY_MAX,
+		.addrs = (uintptr_t)addrs, .live = (uintptr_t)live,
+	};
+	volatile uint8_t stack[256 * 1024];
+	int fds[MAX_ARENAS_PER_MM], id, i;
+	char c = 'r', buf[32];
+
+	/* charged where they are first touched: here, outside the groups */
+	memset((void *)stack, 0, sizeof(stack));
+	memset(addrs, 0x5a, sizeof(addrs));	/* no heap's addresses */
+	memset(live, 0, sizeof(live));
+	if (write(wfd, &c, 1) != 1 || read(rfd, &c, 1) != 1)
+		return 99;
+	/* in cga from here on */
+	r->cur0 = cg_read(cga, "memory.current");
+	for (i = 0; i < MAX_ARENAS_PER_MM; i++) {
+		fds[i] = raw_create_id(GCA_HEAP_SIZE_MAX, &id);
+		if (fds[i] < 0)
+			return 101;
+		r->meta_sum += arena_meta(id);
+	}
+	r->cur1 = cg_read(cga, "memory.current");
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	if (cg_write(cgq, "cgroup.procs", buf) ||
+	    cg_write(cgq, "memory.max", META_QUERY_MAX))
+		return 102;
+	r->query_tight = ioctl_err(fds[0], GCA_IOC_QUERY_OBJECTS, &qa);
+	if (cg_write(cgq, "memory.max", "max"))
+		return 103;
+	r->query_loose = ioctl_err(fds[0], GCA_IOC_QUERY_OBJECTS, &qa);
+	r->peak = cg_read(cgq, "memory.peak");
+	for (i = 0; i < MAX_ARENAS_PER_MM; i++)
+		close(fds[i]);
+	return 0;
+}
+
+TEST_F_TIMEOUT(limits, memcg_metadata, 180)
+{
+	char cga[128], cgq[128], buf[64], c;
+	int64_t ooma, oomq;
+	struct meta_seen *r;
+	int status, pfd[2], rfd[2];
+	pid_t pid;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root");
+	if (!path_exists(CG_ROOT "/cgroup.controllers") &&
+	    mount("none", CG_ROOT, "cgroup2", 0, NULL))
+		SKIP(return, "no cgroup2 at " CG_ROOT ": %s", strerror(errno));
+	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
+	    !strstr(buf, "memory"))
+		SKIP(return, "no memory controller");
+	cg_write(CG_ROOT, "cgroup.subtree_control", "+memory");
+	snprintf(cga, sizeof(cga), CG_ROOT "/gca_meta_a_%d", getpid());
+	snprintf(cgq, sizeof(cgq), CG_ROOT "/gca_meta_q_%d", getpid());
+	ASSERT_EQ(0, mkdir(cga, 0755) ? errno : 0);
+	ASSERT_EQ(0, mkdir(cgq, 0755) ? errno : 0);
+	cg_write(cga, "memory.swap.max", "0");
+	cg_write(cgq, "memory.swap.max", "0");
+	ooma = cg_event(cga, "oom_kill");
+	oomq = cg_event(cgq, "oom_kill");
+	r = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	memset(r, 0, sizeof(*r));
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(0, pipe(rfd));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(pfd[1]);
+		close(rfd[0]);
+		_exit(meta_child(r, cga, cgq, pfd[0], rfd[1]));
+	}
+	close(pfd[0]);
+	close(rfd[1]);
+	ASSERT_EQ(1, read(rfd[0], &c, 1));
+	snprintf(buf, sizeof(buf), "%d", pid);
+	EXPECT_EQ(0, cg_write(cga, "cgroup.procs", buf));
+	ASSERT_EQ(1, write(pfd[1], "g", 1));
+	close(pfd[1]);
+	close(rfd[0]);
+	ASSERT_TRUE(wait_child(pid, 150000, &status));
+	TH_LOG("64 empty 1 TiB arenas: memory.current %lld -> %lld, their metadata %lld bytes; QUERY of %d addresses: %s with memory.max %s, %s without; memory.peak %lld",
+	       (long long)r->cur0, (long long)r->cur1, (long long)r->meta_sum,
+	       GCA_QUERY_MAX, strerror(r->query_tight), META_QUERY_MAX,
+	       strerror(r->query_loose), (long long)r->peak);
+	ASSERT_TRUE(WIFEXITED(status))
+		TH_LOG("the child was killed by signal %d (OOM?)",
+		       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	ASSERT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child failed at step %d", WEXITSTATUS(status));
+	/* Charged, as much as the module says, and little: 1 MiB at most */
+	ASSERT_LE(0, r->cur0);
+	EXPECT_GT((int64_t)(MAX_ARENAS_PER_MM * SZ_1M / 4), r->cur1 - r->cur0);
+	/* (memory.current moves in batches of 64 pages per CPU) */
+	EXPECT_LE(r->meta_sum,
+		  r->cur1 - r->cur0 + (int64_t)(2 * 256 * SZ_1K));
+	/* The QUERY buffers are charged: ENOMEM at the limit, no OOM kill */
+	EXPECT_EQ(ENOMEM, r->query_tight);
+	EXPECT_EQ(0, r->query_loose);
+	EXPECT_LE((int64_t)(512 * SZ_1K), r->peak);
+	EXPECT_EQ(ooma, cg_event(cga, "oom_kill"));
+	EXPECT_EQ(oomq, cg_event(cgq, "oom_kill"));
+	for (int i = 0; i < 100 && (rmdir(cga) || rmdir(cgq)); i++)
+		sleep_ms(50);
+	EXPECT_FALSE(path_exists(cga));
+	EXPECT_FALSE(path_exists(cgq));
+	munmap(r, 4096);
 }
 
 /* ------------------------------------------------------------------ */

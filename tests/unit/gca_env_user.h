@@ -145,9 +145,13 @@ static inline void kvfree(const void *p)
 	kfree(p);
 }
 
-/* Gray queue blocks: may fail under pressure (here: when told to). */
-static inline void *gca_alloc_nowait(size_t size)
+/*
+ * Gray queue blocks: may fail under pressure (here: when told to), charged
+ * or not (no memory cgroups here).
+ */
+static inline void *gca_alloc_nowait(size_t size, bool account)
 {
+	(void)account;
 	return gca_user_alloc(size, GFP_NOWAIT, &gca_uenv.nowait_fail_after);
 }
 
