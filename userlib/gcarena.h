@@ -74,7 +74,9 @@
  * sent no signal.  Between the two calls it must not touch the heap (no
  * other call of this library, no load or store of arena memory) and
  * should make the blocking call and little else, as another thread
- * reads its frames meanwhile:
+ * reads its frames meanwhile (from the frame of gca_enter_blocking()'s
+ * caller up: that function makes both calls and does not return in
+ * between):
  *
  *	gca_enter_blocking(arena);
  *	n = read(fd, buf, len);		(buf not in the arena)
