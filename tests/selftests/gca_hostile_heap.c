@@ -1143,7 +1143,11 @@ static void *hider_main(void *arg)
 		/* hs_seq first: the kernel writes the phase before it */
 		seq = __atomic_load_n(&h->ctrl->hs_seq, __ATOMIC_ACQUIRE);
 		ph = __atomic_load_n(&h->ctrl->phase, __ATOMIC_ACQUIRE);
-		if (ph == GCA_PHASE_OFF) {
+		/*
+		 * Between cycles; SWEEP too: back-to-back cycles may go
+		 * from one's sweep to the next one's mark between two looks.
+		 */
+		if (ph == GCA_PHASE_OFF || ph == GCA_PHASE_SWEEP) {
 			base = seq;
 			off_seen = true;
 			hider_fill(h, false);
