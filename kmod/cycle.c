@@ -59,7 +59,18 @@
  *     checkmark on, the marks are saved and the heap is marked again from
  *     the roots, stacks rescanned by the held threads (parked ones as in
  *     3), and any object the concurrent mark missed is reported (Go's
- *     gccheckmark).
+ *     gccheckmark).  A thread held by an answer from its preempt signal
+ *     handler passes the signal frame's register area (regs_lo, regs_hi)
+ *     and the re-mark leaves it out: the concurrent mark saw those
+ *     registers only if the scan round was answered from a handler too,
+ *     and a call's answer hides the caller-saved ones (the vector
+ *     registers above all, where memmove() leaves stale copies) because
+ *     they are dead there.  A register live at mark termination held its
+ *     value at the scan (then a call's answer spilled it, or a handler's
+ *     frame showed it) or loaded it later from the heap (then the barrier
+ *     keeps the object): so leaving it out hides no real miss, and
+ *     counting it would report stale words as misses.  The mark itself
+ *     always scans the frame.
  *  5. SWEEP: held threads are released with the barrier off; this thread
  *     sweeps in slices while mutators sweep lazily the spans they take
  *     (gca_span_refill()); then free pages beyond the retained goal are
@@ -1094,17 +1105,29 @@ void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
 	gca_record_pause(a, t0);
 }
 
-/* mm: NULL from a process thread, else the collector's (roots.c) */
+/*
+ * Scan a stack from sp up to hi, leaving out [skip_lo, skip_hi) (a
+ * signal frame's registers, for checkmark: see the design comment).
+ * mm: NULL from a process thread, else the collector's (roots.c).
+ */
 static int gca_scan_stack(struct gca_arena *a, struct mm_struct *mm,
-			  u64 lo, u64 hi, u64 sp)
+			  u64 lo, u64 hi, u64 sp, u64 skip_lo, u64 skip_hi)
 {
+	int ret;
+
 	/*
-	 * sp is untrusted.  Outside the registered stack (a handler on an
-	 * alternate stack, or a lie) the whole stack is scanned.
+	 * sp and the skipped range are untrusted.  Outside the registered
+	 * stack (a handler on an alternate stack, or a lie) sp is lo and
+	 * the whole stack is scanned; the skip is clamped to what is.
 	 */
 	if (sp < lo || sp > hi)
 		sp = lo;
-	return gca_scan_user_range(a, mm, sp, hi - sp);
+	skip_lo = clamp(skip_lo, sp, hi);
+	skip_hi = clamp(skip_hi, skip_lo, hi);
+	ret = skip_lo > sp ? gca_scan_user_range(a, mm, sp, skip_lo - sp) : 0;
+	if (!ret && skip_hi < hi)
+		ret = gca_scan_user_range(a, mm, skip_hi, hi - skip_hi);
+	return ret;
 }
 
 static struct gca_thread *gca_thread_by_tid(struct gca_arena *a, u32 tid)
@@ -1162,7 +1185,7 @@ static int gca_help_scan(struct gca_arena *a, struct mm_struct *mm)
 	if (!found)
 		return 0;
 	mutex_unlock(&a->lock);
-	err = gca_scan_stack(a, mm, lo, hi, sp);
+	err = gca_scan_stack(a, mm, lo, hi, sp, 0, 0);
 	gca_lock_mutator(a);
 	/* it may have unparked or gone meanwhile: look it up again */
 	p = gca_thread_by_tid(a, tid);
@@ -1195,7 +1218,7 @@ static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
 	t0 = ktime_get_ns();
 	mutex_unlock(&a->lock);
 	err = gca_scan_stack(a, NULL, t->stack_lo, t->stack_hi,
-			     t->park_sp);
+			     t->park_sp, 0, 0);
 	gca_lock_mutator(a);
 	/* t is the caller's own, pinned by its ioctl (t->busy) */
 	t->park_claimed = false;
@@ -1263,11 +1286,15 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		if (t && in_cycle && a->stage != GCA_STAGE_BARRIER &&
 		    t->scanned_cycle != a->scan_id) {
 			u64 scan = a->scan_id, lo = t->stack_lo, hi = t->stack_hi;
+			u64 ts = ktime_get_ns(), skip_lo = 0, skip_hi = 0;
 
-			u64 ts = ktime_get_ns();
-
+			if (a->heap.checking) {
+				skip_lo = hs->regs_lo;
+				skip_hi = hs->regs_hi;
+			}
 			mutex_unlock(&a->lock);
-			err = gca_scan_stack(a, NULL, lo, hi, hs->sp);
+			err = gca_scan_stack(a, NULL, lo, hi, hs->sp, skip_lo,
+					     skip_hi);
 			gca_lock_mutator(a);
 			worked = true;
 			/* gca_collect()'s caller records its pieces of work */

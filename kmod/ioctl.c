@@ -85,7 +85,8 @@ static int gca_ioc_get_info(struct gca_ioc_ctx *c)
 		return -EINVAL;
 	in->abi_version = GCA_ABI_VERSION;
 	in->page_size = GCA_PAGE_SIZE;
-	in->features = GCA_FEAT_PREEMPT_SIGNAL | GCA_FEAT_CONCURRENT;
+	in->features = GCA_FEAT_PREEMPT_SIGNAL | GCA_FEAT_CONCURRENT |
+		       GCA_FEAT_HS_REGS;
 	in->num_size_classes = GCA_NUM_SIZE_CLASSES;
 	in->max_threads = GCA_MAX_THREADS;
 	in->heap_size_max = GCA_HEAP_SIZE_MAX;
@@ -447,7 +448,8 @@ static int gca_ioc_handshake(struct gca_ioc_ctx *c, bool collect)
 	if (ret)
 		return ret;
 	if (hs->flags & ~GCA_HS_FLAGS || hs->resv0 || hs->resv1 ||
-	    hs->nspans > GCA_MAX_RET_SPANS || hs->nwbuf > GCA_WBUF_MAX)
+	    hs->nspans > GCA_MAX_RET_SPANS || hs->nwbuf > GCA_WBUF_MAX ||
+	    hs->regs_lo > hs->regs_hi)
 		return -EINVAL;
 	if (collect && hs->flags)
 		return -EINVAL;

@@ -179,6 +179,10 @@ static __attribute__((noinline)) int gca_hs_ioctl(struct gca_tcache *tc,
 	hs.flags = flags;
 	hs.seq = seq;
 	hs.sp = sp ? sp : here;
+	if (tc->arena->features & GCA_FEAT_HS_REGS) {
+		hs.regs_lo = tc->sig_regs_lo;
+		hs.regs_hi = tc->sig_regs_hi;
+	}
 	hs.spans = (uintptr_t)tc->ret;
 	hs.nspans = tc->nret;
 	if (tc->nwbuf) {
@@ -516,11 +520,46 @@ static struct {
 } gca_sigs[NSIG];
 static pthread_mutex_t gca_sig_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Where the signal frame keeps the interrupted registers: from the
+ * ucontext to the end of the XSAVE area (x86-64: the kernel puts it just
+ * above the ucontext and siginfo, below the red zone), or the ucontext,
+ * whose mcontext holds the vector state too (arm64).  The handshake
+ * passes it so that checkmark can leave it out (struct gca_handshake).
+ */
+static void gca_sig_regs(void *uc, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t start = (uintptr_t)uc;
+#if defined(__x86_64__)
+	const ucontext_t *u = uc;
+	uintptr_t fp = (uintptr_t)u->uc_mcontext.fpregs, size = 512;
+
+	*lo = start;
+	*hi = (uintptr_t)(&u->uc_mcontext + 1);
+	if (fp <= start || fp - start > 4096)
+		return;
+	/* struct _fpx_sw_bytes: magic1, then the extended size */
+	if (u->uc_mcontext.fpregs->__glibc_reserved1[12] == 0x46505853U)
+		size = u->uc_mcontext.fpregs->__glibc_reserved1[13];
+	if (size >= 512 && size <= 65536)
+		*hi = fp + size;
+#elif defined(__aarch64__)
+	*lo = start;
+	*hi = start + sizeof(ucontext_t);
+#else
+	*lo = *hi = 0;
+	(void)start;
+#endif
+}
+
 static void gca_sig_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved_errno = errno;
 	const struct sigaction *old;
 	struct gca_tcache *tc;
+	uintptr_t regs_lo, regs_hi;
+
+	gca_sig_regs(uc, &regs_lo, &regs_hi);
 
 	for (tc = __gca_tlist; tc; tc = tc->tnext) {
 		/* A parked thread answers by being parked (and is not even
@@ -535,7 +574,11 @@ static void gca_sig_handler(int sig, siginfo_t *si, void *uc)
 			tc->pending = 1;
 			__gca_ts.deferred = 1;
 		} else {
+			tc->sig_regs_lo = regs_lo;
+			tc->sig_regs_hi = regs_hi;
 			__gca_handshake(tc, GCA_IOC_HANDSHAKE, false);
+			tc->sig_regs_lo = 0;
+			tc->sig_regs_hi = 0;
 		}
 	}
 	errno = saved_errno;

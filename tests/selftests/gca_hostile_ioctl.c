@@ -681,6 +681,76 @@ TEST_F_TIMEOUT(raw, stack_pointers, 300)
 	expect_consistent(_metadata, fd);
 }
 
+#ifdef GCA_FEAT_HS_REGS
+/*
+ * The register area a handshake names (regs_lo, regs_hi) is untrusted:
+ * only its order is checked, and checkmark's re-mark, which leaves it out
+ * of the stack scan, clamps it to the stack.  A registered thread collects
+ * with checkmark on and every kind of range.
+ */
+TEST_F_TIMEOUT(raw, handshake_regs_ranges, 300)
+{
+	struct gca_params_arg pa = { .size = sizeof(pa),
+				     .flags = GCA_SET_DEBUG,
+				     .debug = GCA_DEBUG_CHECKMARK };
+	struct gca_info info = { .size = sizeof(info) };
+	struct gca_stats st = { .size = sizeof(st) };
+	struct gca_handshake hs;
+	uint64_t ranges[][2] = {
+		{ 0, 0 }, { 0, ~0ULL }, { 0, 8 }, { ~0ULL, ~0ULL },
+		{ KERNEL_DMAP, KERNEL_TEXT }, { 0, 0 }, { 0, 0 }, { 0, 0 },
+		{ 0, 0 }, { 0, 0 },
+	};
+	unsigned int i, n = sizeof(ranges) / sizeof(ranges[0]);
+	__u64 lo, hi;
+	int fd = self->fd;
+
+	ASSERT_EQ(0, ioctl_err(fd, GCA_IOC_GET_INFO, &info));
+	ASSERT_NE(0ULL, info.features & GCA_FEAT_HS_REGS);
+	thread_stack(&lo, &hi);
+	ranges[5][0] = lo;		/* the whole stack */
+	ranges[5][1] = hi;
+	ranges[6][0] = (uintptr_t)&hs;	/* from here up */
+	ranges[6][1] = hi;
+	ranges[7][0] = lo - 4096;	/* across its ends */
+	ranges[7][1] = hi + 4096;
+	ranges[8][0] = (uintptr_t)&hs + 3;	/* misaligned */
+	ranges[8][1] = (uintptr_t)&hs + 13;
+	ranges[9][0] = hi;		/* empty, at the top */
+	ranges[9][1] = hi;
+	/* the fixture registered this thread */
+	ASSERT_EQ(0, ioctl_err(fd, GCA_IOC_SET_PARAMS, &pa));
+	for (i = 0; i < n; i++) {
+		memset(&hs, 0, sizeof(hs));
+		hs.size = sizeof(hs);
+		hs.sp = (uintptr_t)__builtin_frame_address(0);
+		hs.regs_lo = ranges[i][0];
+		hs.regs_hi = ranges[i][1];
+		EXPECT_EQ(0, ioctl_err(fd, GCA_IOC_COLLECT, &hs))
+			TH_LOG("regs [%#llx, %#llx)",
+			       (unsigned long long)ranges[i][0],
+			       (unsigned long long)ranges[i][1]);
+		EXPECT_EQ(0, ioctl_err(fd, GCA_IOC_HANDSHAKE, &hs));
+	}
+	/* reversed: refused, by either call */
+	memset(&hs, 0, sizeof(hs));
+	hs.size = sizeof(hs);
+	hs.sp = (uintptr_t)__builtin_frame_address(0);
+	hs.regs_lo = hi;
+	hs.regs_hi = lo;
+	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_HANDSHAKE, &hs));
+	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_COLLECT, &hs));
+	hs.regs_lo = 1;
+	hs.regs_hi = 0;
+	EXPECT_EQ(EINVAL, ioctl_err(fd, GCA_IOC_HANDSHAKE, &hs));
+	/* every cycle was checkmarked, and nothing was live to miss */
+	ASSERT_EQ(0, raw_stats(fd, &st));
+	EXPECT_LE((uint64_t)n, st.checkmark_cycles);
+	EXPECT_EQ(0ULL, st.checkmark_failures);
+	expect_consistent(_metadata, fd);
+}
+#endif
+
 /* Register with [lo, hi); errno or 0. */
 static int reg_range(int fd, uint64_t lo, uint64_t hi)
 {

@@ -650,6 +650,116 @@ TEST_F_TIMEOUT(sp, compute_loop, 120)
 	EXPECT_EQ(1000ULL, s.good);
 }
 
+#ifdef __x86_64__
+/*
+ * A stale vector register is not a miss.  The thread answers the barrier
+ * and scan rounds by calls, which show the collector no caller-saved
+ * register (they are dead across a call), then, at mark termination,
+ * spins with an unreachable object's address in xmm7 until the preempt
+ * signal answers for it: the signal frame holds xmm7.  The concurrent
+ * mark never saw that address and the object is garbage; checkmark's
+ * re-mark, scanning the held thread's stack, must not count it missed.
+ * (The address is kept XOR-masked, in no register or slot the scans
+ * could see, except xmm7 at mark termination.)
+ */
+#define XMM_MASK	0x5a5a5a5a5a5a5a5aULL
+#define XMM_ROUNDS	6U
+
+struct xmm_holder {
+	struct gca_arena *a;
+	volatile int stop;
+	unsigned int rounds;		/* terminations answered by the signal */
+	int err;
+};
+
+static noinline uint64_t xmm_alloc_hidden(struct gca_arena *a)
+{
+	return (uint64_t)(uintptr_t)gca_alloc_noscan(a, 64 * SZ_1K) ^ XMM_MASK;
+}
+
+/* Leave no copy of the address in the dead stack the next calls reuse. */
+static noinline void xmm_clear_below(void)
+{
+	volatile uint64_t buf[1024] __attribute__((unused));
+	unsigned int i;
+
+	for (i = 0; i < 1024; i++)
+		buf[i] = 0;
+}
+
+static void *xmm_holder_main(void *arg)
+{
+	struct xmm_holder *x = arg;
+	const volatile uint32_t *phase = &gca_ctrl(x->a)->phase;
+	uint64_t hidden = 0, g0 = 0;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_RELAXED) &&
+	       x->rounds < XMM_ROUNDS) {
+		unsigned int u0 = urg_count;
+
+		if (!hidden || gca_num_gc(x->a) >= g0 + 2) {
+			/* a fresh object each time: its cycle frees it */
+			while (*phase != GCA_PHASE_OFF)
+				gca_poll(x->a);
+			hidden = xmm_alloc_hidden(x->a);
+			if (hidden == XMM_MASK) {
+				x->err = -ENOMEM;
+				break;
+			}
+			xmm_clear_below();
+			g0 = gca_num_gc(x->a);
+			continue;
+		}
+		if (*phase != GCA_PHASE_MARK_TERM) {
+			gca_poll(x->a);
+			continue;
+		}
+		/* no call from here until the termination is over */
+		__asm__ __volatile__("movq %0, %%xmm7" : : "r"(hidden ^ XMM_MASK)
+				     : "xmm7");
+		while (*phase == GCA_PHASE_MARK_TERM &&
+		       !__atomic_load_n(&x->stop, __ATOMIC_RELAXED))
+			;
+		__asm__ __volatile__("pxor %%xmm7, %%xmm7" : : : "xmm7");
+		if (urg_count != u0)
+			x->rounds++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sp, stale_vector_register_not_a_miss, 300)
+{
+	struct xmm_holder x = { .a = self->a };
+	struct gca_memstats m0, m1;
+	struct collector c;
+	uint64_t t0;
+	pthread_t th;
+
+	ASSERT_EQ(0, gca_set_debug(self->a, GCA_DEBUG_CHECKMARK));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m0));
+	ASSERT_EQ(0, pthread_create(&th, NULL, xmm_holder_main, &x));
+	ASSERT_EQ(0, collector_start(&c, self->a));
+	t0 = now_ns();
+	while (x.rounds < XMM_ROUNDS && !x.err &&
+	       now_ns() - t0 < 200ULL * 1000000000ULL)
+		sleep_ms(20);
+	set_flag(&x.stop);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, collector_stop(&c));
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m1));
+	EXPECT_EQ(0, c.err);
+	EXPECT_EQ(0, x.err);
+	/* each round a termination the signal answered, xmm7 in its frame */
+	EXPECT_EQ(XMM_ROUNDS, x.rounds);
+	EXPECT_LT(m0.checkmark_cycles, m1.checkmark_cycles);
+	EXPECT_EQ(m0.checkmark_failures, m1.checkmark_failures);
+	TH_LOG("%u terminations answered by the signal with a stale xmm7, %"
+	       PRIu64 " checkmarked cycles, %" PRIu64 " misses", x.rounds,
+	       m1.checkmark_cycles - m0.checkmark_cycles,
+	       m1.checkmark_failures - m0.checkmark_failures);
+}
+#endif
+
 /* ------------------------------------------------------------------ */
 
 /*

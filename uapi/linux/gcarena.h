@@ -56,6 +56,8 @@
  * (GCA_HS_PARK) and GCA_DEBUG_CHECKMARK; libgcarena needs it
  */
 #define GCA_FEAT_CONCURRENT	(1ULL << 1)
+/* gca_handshake.regs_lo and regs_hi */
+#define GCA_FEAT_HS_REGS	(1ULL << 2)
 
 /* Heap geometry, fixed by the ABI (Go's values). */
 #define GCA_PAGE_SHIFT		13		/* heap page: 8 KiB */
@@ -269,6 +271,14 @@ struct gca_handshake {
 	__aligned_u64 wbuf;
 	__u32 nwbuf;		/* in: entries at wbuf, <= GCA_WBUF_MAX */
 	__u32 resv1;		/* must be 0 */
+	/*
+	 * in, optional (0, 0: none): [regs_lo, regs_hi), on this stack above
+	 * sp, holds the registers of a context the caller interrupted (a
+	 * signal frame).  The mark scans it as stack; checkmark's re-mark
+	 * leaves it out (see GCA_DEBUG_CHECKMARK).  regs_lo <= regs_hi.
+	 */
+	__aligned_u64 regs_lo;
+	__aligned_u64 regs_hi;
 };
 
 /* GCA_IOC_ADD_ROOTS / GCA_IOC_REMOVE_ROOTS (len ignored on remove) */
