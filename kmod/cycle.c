@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The collector: one kernel thread per arena runs each cycle, and the
- * process's threads meet it at soft handshakes.
+ * process's threads meet it at soft handshakes (their side: mutator.c).
  *
  * Why a thread per arena: an arena's cycle waits on that process's
  * threads, so a shared pool would let one slow or hostile process delay
@@ -59,18 +59,9 @@
  *     checkmark on, the marks are saved and the heap is marked again from
  *     the roots, stacks rescanned by the held threads (parked ones as in
  *     3), and any object the concurrent mark missed is reported (Go's
- *     gccheckmark).  A thread held by an answer from its preempt signal
- *     handler passes the signal frame's register area (regs_lo, regs_hi)
- *     and the re-mark leaves it out: the concurrent mark saw those
- *     registers only if the scan round was answered from a handler too,
- *     and a call's answer hides the caller-saved ones (the vector
- *     registers above all, where memmove() leaves stale copies) because
- *     they are dead there.  A register live at mark termination held its
- *     value at the scan (then a call's answer spilled it, or a handler's
- *     frame showed it) or loaded it later from the heap (then the barrier
- *     keeps the object): so leaving it out hides no real miss, and
- *     counting it would report stale words as misses.  The mark itself
- *     always scans the frame.
+ *     gccheckmark).  The re-mark leaves out the signal frame's registers
+ *     of a thread held by an answer from its preempt signal handler (why
+ *     that hides no real miss: mutator.c).
  *  5. SWEEP: held threads are released with the barrier off; this thread
  *     sweeps in slices while mutators sweep lazily the spans they take
  *     (gca_span_refill()); then free pages beyond the retained goal are
@@ -123,7 +114,6 @@
 #include <linux/freezer.h>
 #include <linux/hash.h>
 #include <linux/kthread.h>
-#include <linux/math64.h>
 #include <linux/memcontrol.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
@@ -303,7 +293,7 @@ static bool gca_all_done(struct gca_arena *a, enum gca_wait_for what)
 	return what == GCA_WAIT_ACKED || a->roots_scanned;
 }
 
-static void gca_wake_collector(struct gca_arena *a)
+void gca_wake_collector(struct gca_arena *a)
 {
 	WRITE_ONCE(a->wake_gen, a->wake_gen + 1);
 	wake_up(&a->gc_wq);
@@ -340,8 +330,6 @@ static void gca_collector_yield(struct gca_arena *a)
 		cpu_relax();
 	}
 }
-
-static int gca_help_scan(struct gca_arena *a, struct mm_struct *mm);
 
 /* Is there work gca_help_scan() would take now? */
 static bool gca_help_wanted(struct gca_arena *a)
@@ -997,390 +985,4 @@ void gca_cycle_stop_thread(struct gca_arena *a)
 	}
 	mem_cgroup_put(a->gc_memcg);
 	a->gc_memcg = NULL;
-}
-
-/* ---------------------------------------------------------------------
- * The mutator's side
- */
-
-/*
- * May t take a span or a large object now?  Allocation during marking is
- * black, which is sound only once the thread's barrier is on; at mark
- * termination the thread must answer and be held first.
- */
-int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t)
-{
-	lockdep_assert_held(&a->lock);
-	if (t->parked)
-		return -EAGAIN;
-	switch (a->phase) {
-	case GCA_PHASE_MARK:
-		return t->barrier_cycle == a->cycle ? 0 : -EAGAIN;
-	case GCA_PHASE_MARK_TERM:
-		return -EAGAIN;
-	default:
-		return 0;
-	}
-}
-
-/*
- * Go's mark assist: a thread that allocates during marking does marking
- * itself, on its own CPU, in proportion to what it allocated (bytes, the
- * growth of heap_live since live0, its value before the allocation).  The ratio is Go's assist ratio
- * (gcController.revise): the scan work still expected this cycle (what
- * the last mark found, less what this one has scanned) over the heap
- * still allowed before the goal.  Without it the mutators allocated
- * freely until the goal while the marker worked; everything allocated
- * during the mark is black, so a long mark made a third more floating
- * garbage than live data (heapover, GOGC 100), and the next goal grew
- * with it.  Past the goal, or with no estimate left, a full budget.
- *
- * As Go's gcAssistBytes, the work owed accumulates in the thread, is
- * paid first from the collector thread's own progress (a->assist_credit)
- * and otherwise GCA_ASSIST_BUDGET at a time: an assist is a pause, and
- * one per refill made thousands of small pauses per cycle.  Each is also bounded
- * in time (GCA_ASSIST_MAX_NS), checked every GCA_ASSIST_STEP bytes: a
- * byte costs more to scan in a big heap (cache and TLB misses; under
- * TCG its software TLB), and the pause must not grow with the heap.
- */
-void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
-{
-	struct gca_heap *h = &a->heap;
-	u64 t0, start, work, left, owed;
-	u64 bytes = h->heap_live > live0 ? h->heap_live - live0 : 0;
-
-	lockdep_assert_held(&a->lock);
-	if (a->phase != GCA_PHASE_MARK || a->stage == GCA_STAGE_BARRIER ||
-	    !bytes)
-		return;
-	if (t->assist_cycle != a->cycle) {
-		t->assist_cycle = a->cycle;
-		t->assist_debt = 0;
-	}
-	left = h->heap_marked > h->scanned_bytes ?
-	       h->heap_marked - h->scanned_bytes : 0;
-	if (!left && h->heap_live < a->next_gc)
-		return;
-	/*
-	 * bytes * left / runway, saturated at the budget.  Not with
-	 * mul_u64_u64_div_u64(): the process chooses bytes and how close
-	 * heap_live gets to the goal, and a quotient beyond 64 bits traps
-	 * (divq) on x86-64.
-	 */
-	if (h->heap_live >= a->next_gc ||
-	    check_mul_overflow(bytes, left, &owed))
-		owed = GCA_ASSIST_BUDGET;
-	else
-		owed = div64_u64(owed, a->next_gc - h->heap_live);
-	/* first saturated, so that the sum below cannot wrap */
-	owed = min_t(u64, owed, GCA_ASSIST_BUDGET);
-	t->assist_debt = min_t(u64, t->assist_debt + owed,
-			       GCA_ASSIST_BUDGET);
-	/*
-	 * Before the goal the collector's work pays first (Go's
-	 * bgScanCredit); past it, the mutators assist whatever the
-	 * collector does: the heap must not outgrow the goal.
-	 */
-	if (h->heap_live < a->next_gc) {
-		owed = min(t->assist_debt, a->assist_credit);
-		t->assist_debt -= owed;
-		a->assist_credit -= owed;
-	}
-	if (t->assist_debt < GCA_ASSIST_BUDGET)
-		return;
-
-	t0 = ktime_get_ns();
-	start = h->scanned_bytes;
-	work = h->mark_work;
-	while (gca_mark_drain_some(h, GCA_ASSIST_STEP) == -EAGAIN &&
-	       h->mark_work - work < t->assist_debt &&
-	       !atomic_read(&a->lock_waiters) &&
-	       ktime_get_ns() - t0 < GCA_ASSIST_MAX_NS)
-		;
-	a->mark_slice_max = max(a->mark_slice_max, h->mark_work - work);
-	t->assist_debt -= min(t->assist_debt, h->scanned_bytes - start);
-	t0 = ktime_get_ns() - t0;
-	a->assist_ns += t0;
-	a->gc_cpu_ns += t0;
-	gca_record_pause(a, t0);
-}
-
-/*
- * Scan a stack from sp up to hi, leaving out [skip_lo, skip_hi) (a
- * signal frame's registers, for checkmark: see the design comment).
- * mm: NULL from a process thread, else the collector's (roots.c).
- */
-static int gca_scan_stack(struct gca_arena *a, struct mm_struct *mm,
-			  u64 lo, u64 hi, u64 sp, u64 skip_lo, u64 skip_hi)
-{
-	int ret;
-
-	/*
-	 * sp and the skipped range are untrusted.  Outside the registered
-	 * stack (a handler on an alternate stack, or a lie) sp is lo and
-	 * the whole stack is scanned; the skip is clamped to what is.
-	 */
-	if (sp < lo || sp > hi)
-		sp = lo;
-	skip_lo = clamp(skip_lo, sp, hi);
-	skip_hi = clamp(skip_hi, skip_lo, hi);
-	ret = skip_lo > sp ? gca_scan_user_range(a, mm, sp, skip_lo - sp) : 0;
-	if (!ret && skip_hi < hi)
-		ret = gca_scan_user_range(a, mm, skip_hi, hi - skip_hi);
-	return ret;
-}
-
-static struct gca_thread *gca_thread_by_tid(struct gca_arena *a, u32 tid)
-{
-	struct gca_thread *t;
-
-	list_for_each_entry(t, &a->threads, node)
-		if (t->tid == tid)
-			return t;
-	return NULL;
-}
-
-/*
- * Scanning work any process thread can do for the cycle: the root ranges
- * and the stacks of parked threads; and the collector thread too, with
- * mm (see gca_collector_help()).  Called with a->lock held; drops it
- * around the scan.  Returns 1 if it did some work, 0 if none, or -errno.
- */
-static int gca_help_scan(struct gca_arena *a, struct mm_struct *mm)
-{
-	u64 scan = a->scan_id, lo, hi, sp;
-	struct gca_thread *p;
-	bool found = false;
-	u32 tid = 0;
-	int err;
-
-	lockdep_assert_held(&a->lock);
-	/* nothing is scanned before every barrier is on */
-	if ((a->phase != GCA_PHASE_MARK && a->phase != GCA_PHASE_MARK_TERM) ||
-	    a->stage == GCA_STAGE_BARRIER)
-		return 0;
-	if (!a->roots_claimed && !a->roots_scanned) {
-		a->roots_claimed = true;
-		mutex_unlock(&a->lock);
-		err = gca_scan_roots(a, mm);
-		gca_lock_mutator(a);
-		a->roots_claimed = false;
-		if (!err && a->scan_id == scan)
-			a->roots_scanned = true;
-		gca_wake_collector(a);
-		return err ? err : 1;
-	}
-	list_for_each_entry(p, &a->threads, node) {
-		if (p->parked && !p->park_claimed &&
-		    p->scanned_cycle != scan) {
-			p->park_claimed = true;
-			tid = p->tid;
-			lo = p->stack_lo;
-			hi = p->stack_hi;
-			sp = p->park_sp;
-			found = true;
-			break;
-		}
-	}
-	if (!found)
-		return 0;
-	mutex_unlock(&a->lock);
-	err = gca_scan_stack(a, mm, lo, hi, sp, 0, 0);
-	gca_lock_mutator(a);
-	/* it may have unparked or gone meanwhile: look it up again */
-	p = gca_thread_by_tid(a, tid);
-	if (p) {
-		p->park_claimed = false;
-		if (!err && p->parked && a->scan_id == scan)
-			p->scanned_cycle = scan;
-	}
-	gca_wake_collector(a);
-	return err ? err : 1;
-}
-
-/*
- * t parks while its stack is due for scanning (it had not answered the
- * scan round yet): scan it now, from the park's sp.  Left to the others,
- * the scan would wait for another thread's next handshake, which may not
- * come before this cycle's end, which is waiting for it.  Called with
- * a->lock held; drops it around the scan.
- */
-static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
-{
-	u64 scan = a->scan_id, t0;
-	int err;
-
-	if ((a->phase != GCA_PHASE_MARK && a->phase != GCA_PHASE_MARK_TERM) ||
-	    a->stage == GCA_STAGE_BARRIER ||
-	    t->scanned_cycle == scan || t->park_claimed)
-		return;
-	t->park_claimed = true;
-	t0 = ktime_get_ns();
-	mutex_unlock(&a->lock);
-	err = gca_scan_stack(a, NULL, t->stack_lo, t->stack_hi,
-			     t->park_sp, 0, 0);
-	gca_lock_mutator(a);
-	/* t is the caller's own, pinned by its ioctl (t->busy) */
-	t->park_claimed = false;
-	gca_record_pause(a, ktime_get_ns() - t0);
-	if (!err && t->parked && a->scan_id == scan)
-		t->scanned_cycle = scan;
-}
-
-/*
- * GCA_IOC_HANDSHAKE and GCA_IOC_COLLECT.  The barrier buffer and the
- * spans have been taken back by the caller.  Answer the round in force
- * and do its work; at mark termination stay held until sweeping starts.
- * With collect, also wait until a full cycle that began after the call
- * has ended.  t is NULL for an unregistered caller of GCA_IOC_COLLECT (it
- * may still scan roots and parked stacks for the collector).
- */
-int gca_handshake(struct gca_arena *a, struct gca_thread *t,
-		  const struct gca_handshake *hs, bool collect)
-{
-	u64 t0 = ktime_get_ns(), held_since = 0, gen, ts;
-	bool worked = false;
-	u64 target = 0;
-	int ret = 0, err;
-
-	gca_lock_mutator(a);
-	if (t) {
-		trace_gcarena_handshake_start(a->id, t->tid, a->hs_seq,
-					      a->phase);
-		t->in_handshake = true;
-		a->nin_handshake++;
-	}
-	if (t) {
-		t->parked = hs->flags & GCA_HS_PARK;
-		if (t->parked) {
-			/* it answers for itself until it comes back */
-			t->park_sp = hs->sp;
-			gca_park_scan(a, t);
-			gca_wake_collector(a);
-			trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq,
-						    a->phase);
-			t->in_handshake = false;
-			a->nin_handshake--;
-			mutex_unlock(&a->lock);
-			return 0;
-		}
-	}
-	if (collect) {
-		/* a cycle already under way may have missed earlier stores */
-		target = a->num_gc + (a->phase == GCA_PHASE_OFF ? 1 : 2);
-		a->request = GCA_GC_MANUAL;
-		a->collect_waiters++;
-		gca_wake_collector(a);
-	}
-	for (;;) {
-		bool in_cycle = a->phase == GCA_PHASE_MARK ||
-				a->phase == GCA_PHASE_MARK_TERM;
-
-		/*
-		 * A stack due for scanning is scanned before the round is
-		 * answered: the collector may end the mark as soon as the
-		 * last thread answers mark termination, and a thread that
-		 * registered after the scan stage (its stack still due)
-		 * would shade what it holds after the final drain.
-		 */
-		if (t && in_cycle && a->stage != GCA_STAGE_BARRIER &&
-		    t->scanned_cycle != a->scan_id) {
-			u64 scan = a->scan_id, lo = t->stack_lo, hi = t->stack_hi;
-			u64 ts = ktime_get_ns(), skip_lo = 0, skip_hi = 0;
-
-			if (a->heap.checking) {
-				skip_lo = hs->regs_lo;
-				skip_hi = hs->regs_hi;
-			}
-			mutex_unlock(&a->lock);
-			err = gca_scan_stack(a, NULL, lo, hi, hs->sp, skip_lo,
-					     skip_hi);
-			gca_lock_mutator(a);
-			worked = true;
-			/* gca_collect()'s caller records its pieces of work */
-			if (collect)
-				gca_record_pause(a, ktime_get_ns() - ts);
-			if (!err && a->scan_id == scan)
-				t->scanned_cycle = scan;
-			gca_wake_collector(a);
-			if (err) {
-				ret = err;
-				break;
-			}
-			continue;
-		}
-		if (t && in_cycle && t->acked_seq != a->hs_seq) {
-			t->acked_seq = a->hs_seq;
-			t->barrier_cycle = a->cycle;
-			worked = true;
-			gca_wake_collector(a);
-		}
-		ts = ktime_get_ns();
-		err = gca_help_scan(a, NULL);
-		if (err > 0 && collect)
-			gca_record_pause(a, ktime_get_ns() - ts);
-		if (err < 0) {
-			ret = err;
-			break;
-		}
-		if (err > 0) {
-			worked = true;
-			continue;
-		}
-		/* an aborted cycle does not count: ask again */
-		if (collect && a->num_gc < target &&
-		    a->phase == GCA_PHASE_OFF && a->request == GCA_GC_NONE) {
-			a->request = GCA_GC_MANUAL;
-			gca_wake_collector(a);
-		}
-		if (collect ? a->num_gc >= target :
-			      (!t || a->phase != GCA_PHASE_MARK_TERM))
-			break;
-		if (a->dying) {
-			ret = -EINTR;
-			break;
-		}
-		if (t && a->phase == GCA_PHASE_MARK_TERM && !held_since)
-			held_since = ktime_get_ns();
-		if (held_since && a->phase != GCA_PHASE_MARK_TERM) {
-			/* released: the hold is recorded in its own cycle */
-			if (collect)
-				gca_record_pause(a, ktime_get_ns() - held_since);
-			held_since = 0;
-		}
-		gen = a->phase_gen;
-		mutex_unlock(&a->lock);
-		err = wait_event_interruptible(a->cycle_wq,
-					       READ_ONCE(a->phase_gen) != gen ||
-					       READ_ONCE(a->dying));
-		gca_lock_mutator(a);
-		/*
-		 * -EINTR, not -ERESTARTSYS: the spans were taken back, so a
-		 * transparent restart would give them back twice.  The
-		 * library answers again, without spans.
-		 */
-		if (err) {
-			ret = -EINTR;
-			break;
-		}
-	}
-	if (collect)
-		a->collect_waiters--;
-	/*
-	 * A handshake is a pause from entry to exit (the barrier buffer and
-	 * the cache were flushed just before: ioctl.c adds that time).  For
-	 * gca_collect() only the pieces above count: waiting for a cycle one
-	 * asked for is not a pause.
-	 */
-	if (t && !collect && worked)
-		gca_record_pause(a, ktime_get_ns() - t0);
-	if (t) {
-		trace_gcarena_handshake_end(a->id, t->tid, a->hs_seq, a->phase);
-		t->in_handshake = false;
-		/* the collector may be waiting for the held to leave */
-		if (!--a->nin_handshake && a->phase == GCA_PHASE_SWEEP)
-			gca_wake_collector(a);
-	}
-	mutex_unlock(&a->lock);
-	return ret;
 }

@@ -5,13 +5,15 @@
  * An arena owns a GC heap (gca_core.h), the memory that backs it, the
  * process threads that mutate it, its root ranges and a kernel thread that
  * collects it.  The files:
- *   main.c   module init/exit, the misc device and its file operations
- *   knobs.c  the gc_percent and memory_limit module parameters
- *   arena.c  arena life cycle, mmap and page faults, backing memory
- *   ioctl.c  argument checking and the ioctl handlers
- *   cycle.c  the collector thread: handshakes, mark, sweep, pacing
- *   roots.c  reading the process's stacks and root ranges
- *   proc.c   /proc/gcarena
+ *   main.c     module init/exit, the misc device and its file operations
+ *   knobs.c    the gc_percent and memory_limit module parameters
+ *   arena.c    arena life cycle, mmap and page faults, backing memory
+ *   ioctl.c    argument checking and the ioctl handlers
+ *   cycle.c    the collector thread: handshake rounds, mark, sweep, pacing
+ *   mutator.c  the process threads' side of a cycle: answering handshakes,
+ *              parking, taking stack and root scans, mark assists
+ *   roots.c    reading the process's stacks and root ranges
+ *   proc.c     /proc/gcarena
  *
  * Locks, outermost first:
  *   gca_arenas_lock (mutex)  the list of arenas and its ids (arena.c).
@@ -299,13 +301,17 @@ void gca_cycle_stop_thread(struct gca_arena *a);
 void gca_cycle_update_pacer(struct gca_arena *a);
 void gca_cycle_check_trigger(struct gca_arena *a);
 void gca_cycle_kick_all(void);
+void gca_record_pause(struct gca_arena *a, u64 ns);
+bool gca_cycle_in_progress(struct gca_arena *a);
+bool gca_checkmark_may_log(struct gca_arena *a);
+void gca_wake_collector(struct gca_arena *a);
+
+/* mutator.c */
 int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		  const struct gca_handshake *hs, bool collect);
 int gca_mutator_may_allocate(struct gca_arena *a, struct gca_thread *t);
 void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0);
-void gca_record_pause(struct gca_arena *a, u64 ns);
-bool gca_cycle_in_progress(struct gca_arena *a);
-bool gca_checkmark_may_log(struct gca_arena *a);
+int gca_help_scan(struct gca_arena *a, struct mm_struct *mm);
 
 /* threads.c */
 struct gca_thread *gca_thread_current(struct gca_arena *a);
