@@ -513,6 +513,29 @@ static void gca_new_round(struct gca_arena *a, enum gca_phase phase,
 	gca_publish_phase(a, phase);
 }
 
+/*
+ * Start a new round (gca_new_round()), wake the mutators waiting for a
+ * phase change, and wait until every thread has done what, marking
+ * meanwhile with drain (gca_wait_threads()).  Called and returns with
+ * a->lock held, on error too.  It is dropped for the wait, as the threads
+ * take it to answer: what the caller read under it before may have
+ * changed.  0, or -EINTR when the arena goes away.
+ */
+static int gca_run_round(struct gca_arena *a, enum gca_phase phase,
+			 enum gca_mark_stage stage, enum gca_wait_for what,
+			 bool drain)
+{
+	int ret;
+
+	lockdep_assert_held(&a->lock);
+	gca_new_round(a, phase, stage);
+	mutex_unlock(&a->lock);
+	wake_up_all(&a->cycle_wq);
+	ret = gca_wait_threads(a, what, drain);
+	mutex_lock(&a->lock);
+	return ret;
+}
+
 /* A new stack scan: every stack and the roots must be scanned again. */
 static void gca_new_scan(struct gca_arena *a)
 {
@@ -621,11 +644,8 @@ static int gca_checkmark(struct gca_arena *a)
 	h->ck_from = GCA_CK_FROM_ROOTS;
 	gca_shade_cached(a);
 	gca_new_scan(a);
-	gca_new_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_CHECK);
-	mutex_unlock(&a->lock);
-	wake_up_all(&a->cycle_wq);
-	ret = gca_wait_threads(a, GCA_WAIT_SCANNED, true);
-	mutex_lock(&a->lock);
+	ret = gca_run_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_CHECK,
+			    GCA_WAIT_SCANNED, true);
 	if (!ret)
 		ret = gca_drain_held(a);
 	if (!ret)
@@ -674,15 +694,12 @@ static int gca_flush_rounds(struct gca_arena *a)
 	for (i = 0; i < GCA_FLUSH_ROUNDS; i++) {
 		mutex_lock(&a->lock);
 		before = a->heap.shaded;
-		gca_new_round(a, GCA_PHASE_MARK, GCA_STAGE_FLUSH);
-		mutex_unlock(&a->lock);
-		wake_up_all(&a->cycle_wq);
-		ret = gca_wait_threads(a, GCA_WAIT_ACKED, true);
-		if (ret)
-			return ret;
-		mutex_lock(&a->lock);
+		ret = gca_run_round(a, GCA_PHASE_MARK, GCA_STAGE_FLUSH,
+				    GCA_WAIT_ACKED, true);
 		after = a->heap.shaded;
 		mutex_unlock(&a->lock);
+		if (ret)
+			return ret;
 		if (after == before)
 			break;
 	}
@@ -705,15 +722,12 @@ static int gca_mark_termination(struct gca_arena *a)
 
 	for (;;) {
 		mutex_lock(&a->lock);
-		gca_new_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_TERM);
-		mutex_unlock(&a->lock);
-		wake_up_all(&a->cycle_wq);
 		/* each thread flushes its buffer and cache, and is held */
-		ret = gca_wait_threads(a, GCA_WAIT_ACKED, false);
-		if (ret)
-			return ret;
-		mutex_lock(&a->lock);
-		ret = gca_drain_slice(a, GCA_DRAIN_BUDGET);
+		ret = gca_run_round(a, GCA_PHASE_MARK_TERM, GCA_STAGE_TERM,
+				    GCA_WAIT_ACKED, false);
+		/* -EINTR leaves the loop as a drain's does: unlocked below */
+		if (!ret)
+			ret = gca_drain_slice(a, GCA_DRAIN_BUDGET);
 		if (ret != -EAGAIN || retries >= GCA_MARK_TERM_RETRIES)
 			break;
 		/* more than a slice: let the threads go, mark, try again */
@@ -810,21 +824,17 @@ static void gca_run_cycle(struct gca_arena *a, enum gca_gc_reason reason)
 	h->marking = true;
 	gca_shade_cached(a);
 	gca_new_scan(a);
-	gca_new_round(a, GCA_PHASE_MARK, GCA_STAGE_BARRIER);
-	mutex_unlock(&a->lock);
-	wake_up_all(&a->cycle_wq);
-	ret = gca_wait_threads(a, GCA_WAIT_ACKED, false);
+	ret = gca_run_round(a, GCA_PHASE_MARK, GCA_STAGE_BARRIER,
+			    GCA_WAIT_ACKED, false);
 	if (ret)
-		goto abort;
+		goto abort_locked;
 
 	/* 3: stacks and roots, and the heap meanwhile */
-	mutex_lock(&a->lock);
-	gca_new_round(a, GCA_PHASE_MARK, GCA_STAGE_SCAN);
-	mutex_unlock(&a->lock);
-	wake_up_all(&a->cycle_wq);
-	ret = gca_wait_threads(a, GCA_WAIT_SCANNED, true);
+	ret = gca_run_round(a, GCA_PHASE_MARK, GCA_STAGE_SCAN,
+			    GCA_WAIT_SCANNED, true);
 	if (ret)
-		goto abort;
+		goto abort_locked;
+	mutex_unlock(&a->lock);
 
 	/* 3b: flush rounds while the mutators run */
 	ret = gca_flush_rounds(a);
