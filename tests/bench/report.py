@@ -511,65 +511,111 @@ def verdict(ok, note=""):
     return v + (" (%s)" % note if note else "")
 
 
-def main(argv):
-    if len(argv) not in (5, 6):
-        sys.stderr.write(__doc__)
-        return 2
-    res = Results(argv[1])
-    prof = Profile(argv[2])
-    vmprof = VMProfile(argv[5] if len(argv) == 6 else None)
-    errors = []
-    if os.path.exists(argv[3]):
-        with open(argv[3], errors="replace") as f:
-            errors = [l.rstrip("\n").split("\t") for l in f if l.startswith("E\t")]
-    outdir = argv[4]
-    plotdir = os.path.join(outdir, "plots")
-    os.makedirs(plotdir, exist_ok=True)
-    os.makedirs(PLOT_DATA, exist_ok=True)
-    M = res.meta
-    rep = Report()
-    w = rep.w
-    pngs = {"binary_trees": plot_binary_trees(res, plotdir),
-            "allocrate": plot_allocrate(res, plotdir),
-            "pauses": plot_pauses(res, plotdir)}
+# --------------------------------------------------------------------------
+# what every section shares
 
-    def meta(key, default="not recorded"):
-        return M.get(key, default)
+class Context:
+    """The inputs, the report being written, and what the sections share:
+    the plots, the figures several of them use, the targets and which of
+    them were missed (for the shortfall entries), and the statistics left
+    out of the tables (for one note at the end)."""
 
-    # ---- runs per case ----
-    def runs_of(bench, stat):
-        ns = sorted({r["n"] for k, r in res.rows.items() if k[0] == bench and k[3] == stat})
-        return ns
-    run_counts = []     # (what, [n...])
-    for bench, stat, what in (("binary-trees", "time_s", "binary-trees"),
-                              ("gcbench", "time_s", "GCBench"),
-                              ("allocrate", "ns_per_alloc", "allocation rate"),
-                              ("pauses", "step_ns", "pauses"),
-                              ("markrate", "collect_cpu_ms", "mark throughput (VM)"),
-                              ("heapover", "heap_sys_ratio", "heap overhead"),
-                              ("markrate-native", "mark_ms", "mark throughput (native)")):
-        ns = runs_of(bench, stat)
-        if ns:
-            run_counts.append((what, bench, stat, ns))
-    vm_min_runs = min([min(ns) for what, b, s, ns in run_counts
-                       if b in ("binary-trees", "gcbench", "allocrate", "markrate")] +
-                      [res.n("pauses", b, p, "step_ns") or 99
-                       for p in res.params("pauses")[:-1] for b in BACKENDS] or [0])
-    pooled_runs = sorted({r["n"] for k, r in res.rows.items()
-                          if (k[0] == "heapover" and k[3] == "heap_sys_ratio") or
-                          (k[0] == "pauses" and k[3] == "step_ns" and
-                           k[2] == (res.params("pauses") or [None])[-1])})
+    def __init__(self, res, prof, vmprof, errors, plotdir):
+        self.res, self.prof, self.vmprof, self.errors = res, prof, vmprof, errors
+        self.rep = Report()
+        self.w = self.rep.w
+        self.pngs = {"binary_trees": plot_binary_trees(res, plotdir),
+                     "allocrate": plot_allocrate(res, plotdir),
+                     "pauses": plot_pauses(res, plotdir)}
+        self.targets = []       # (name, measured text, verdict text, ok)
+        self.missed = set()     # keys of missed targets, for the shortfall entries
+        self.note_missing = []  # statistics left out of tables, for one note at the end
+        self.items = 0          # shortfall entries written
 
-    # ---- collect the figures the targets need ----
-    bt_params = res.params("binary-trees")
-    gb_params = res.params("gcbench")
-    targets = []      # (name, measured text, verdict text, ok)
+        self.bt_params = res.params("binary-trees")
+        self.gb_params = res.params("gcbench")
+        # The pause cases: the smallest and the largest live heap.
+        self.live_sizes = sorted({live_of(p) for p in res.params("pauses") if live_of(p)})
+        self.big = self.small = None
+        if self.live_sizes:
+            self.big = "live=%dMiB" % self.live_sizes[-1]
+            self.small = "live=%dMiB" % self.live_sizes[0]
+        # Mark throughput against memcpy, in the VM and natively.
+        self.mr_param = (res.params("markrate") or [None])[0]
+        self.memcpy_vm = None
+        for p in res.params("memcpy"):
+            self.memcpy_vm = res.med("memcpy", "none", p, "bytes_per_s")
+        self.g_cpu_rate = res.med("markrate", "gcarena", self.mr_param, "live_bytes_per_cpu_s")
+        self.r_vm = ratio(self.g_cpu_rate, self.memcpy_vm)
+        self.nat_param = (res.params("markrate-native") or [None])[0]
+        self.nat_rate = res.med("markrate-native", "gcarena-core", self.nat_param,
+                                "marked_bytes_per_s")
+        self.nat_cp = res.med("memcpy-native", "none", self.nat_param, "bytes_per_s")
+        self.r_nat = ratio(self.nat_rate, self.nat_cp)
+        # Heap overhead: the GOGC cases and the memory-limit ones.
+        self.ho_rows = res.params("heapover")
+        self.ho_gc = [p for p in self.ho_rows
+                      if param_get(p, "gcp") and not param_get(p, "limit_pct")
+                      and res.get("heapover", "gcarena", p, "heap_sys_over_bound")]
+        self.lim_p = [p for p in self.ho_rows if param_get(p, "limit_pct")
+                      and res.get("heapover", "gcarena", p, "sys_over_limit")]
+        self.count_runs()
 
-    def target(name, measured, ok, note=""):
-        targets.append((name, measured, verdict(ok, note), ok))
+    def count_runs(self):
+        """Runs per case: run_counts [(what, bench, stat, [n...])], the
+        fewest runs of a VM timing (vm_min_runs) and the runs of the cases
+        guest.sh pools (pooled_runs)."""
+        res = self.res
+
+        def runs_of(bench, stat):
+            return sorted({r["n"] for k, r in res.rows.items() if k[0] == bench and k[3] == stat})
+        self.run_counts = []
+        for bench, stat, what in (("binary-trees", "time_s", "binary-trees"),
+                                  ("gcbench", "time_s", "GCBench"),
+                                  ("allocrate", "ns_per_alloc", "allocation rate"),
+                                  ("pauses", "step_ns", "pauses"),
+                                  ("markrate", "collect_cpu_ms", "mark throughput (VM)"),
+                                  ("heapover", "heap_sys_ratio", "heap overhead"),
+                                  ("markrate-native", "mark_ms", "mark throughput (native)")):
+            ns = runs_of(bench, stat)
+            if ns:
+                self.run_counts.append((what, bench, stat, ns))
+        self.vm_min_runs = min([min(ns) for what, b, s, ns in self.run_counts
+                                if b in ("binary-trees", "gcbench", "allocrate", "markrate")] +
+                               [res.n("pauses", b, p, "step_ns") or 99
+                                for p in res.params("pauses")[:-1] for b in BACKENDS] or [0])
+        self.pooled_runs = sorted({r["n"] for k, r in res.rows.items()
+                                   if (k[0] == "heapover" and k[3] == "heap_sys_ratio") or
+                                   (k[0] == "pauses" and k[3] == "step_ns" and
+                                    k[2] == (res.params("pauses") or [None])[-1])})
+
+    def meta(self, key, default="not recorded"):
+        return self.res.meta.get(key, default)
+
+    def target(self, name, measured, ok, note=""):
+        self.targets.append((name, measured, verdict(ok, note), ok))
         return ok
 
-    missed = set()    # keys of missed targets, for the bottleneck section
+    def item(self, title, measured, bottleneck, unknown, nxt, why="Bottleneck"):
+        """One numbered entry of the shortfall section."""
+        w = self.w
+        self.items += 1
+        w("### %d. %s" % (self.items, title))
+        w()
+        w("- *Measured*: %s" % measured)
+        w("- *%s*: %s" % (why, bottleneck))
+        if unknown:
+            w("- *Not measured here*: %s" % unknown)
+        w("- *Next step*: %s" % nxt)
+        w()
+
+
+# --------------------------------------------------------------------------
+# the targets of the benchmark issue, judged
+
+def targets_time(ctx):
+    """binary-trees and GCBench: ≤ 0.8× Boehm's time and ≤ glibc's."""
+    res, bt_params, gb_params = ctx.res, ctx.bt_params, ctx.gb_params
 
     def time_target(bench, param, label):
         g = res.med(bench, "gcarena", param, "time_s")
@@ -578,11 +624,11 @@ def main(argv):
         rb, rc = ratio(g, b), ratio(g, c)
         ok = None if rb is None or rc is None else (rb <= 0.8 and rc <= 1.0)
         if ok is False:
-            missed.add(bench)
-        return target(label,
-                      "gcarena %s s, Boehm %s s, glibc %s s: gcarena / Boehm %s (≤ 0.80×), "
-                      "gcarena / glibc %s (≤ 1.00×)" % (num(g), num(b), num(c), rx(rb), rx(rc)),
-                      ok)
+            ctx.missed.add(bench)
+        return ctx.target(label,
+                          "gcarena %s s, Boehm %s s, glibc %s s: gcarena / Boehm %s (≤ 0.80×), "
+                          "gcarena / glibc %s (≤ 1.00×)"
+                          % (num(g), num(b), num(c), rx(rb), rx(rc)), ok)
 
     for p in bt_params:
         if res.get("binary-trees", "gcarena", p, "time_s"):
@@ -591,6 +637,10 @@ def main(argv):
     for p in gb_params:
         time_target("gcbench", p, "GCBench %s: ≤ 0.8× Boehm's time and ≤ glibc's" % p)
 
+
+def targets_alloc(ctx):
+    """Allocation rate of the small sizes: ≥ 1.5× Boehm's."""
+    res = ctx.res
     for t in (1, 2):
         parts, oks = [], []
         for s in (16, 64, 256):
@@ -602,17 +652,17 @@ def main(argv):
             oks.append(None if r is None else r >= 1.5)
         ok = None if None in oks else all(oks)
         if ok is False:
-            missed.add("alloc")
-        target("Allocation rate ≤ 256 B, %s: ≥ 1.5× Boehm's (Boehm ns / gcarena ns)"
-               % plural(t, "thread"), ", ".join(parts), ok)
+            ctx.missed.add("alloc")
+        ctx.target("Allocation rate ≤ 256 B, %s: ≥ 1.5× Boehm's (Boehm ns / gcarena ns)"
+                   % plural(t, "thread"), ", ".join(parts), ok)
 
-    # Pauses.  The issue: gcarena's pauses from its pause histogram, Boehm's
-    # from GC_set_on_collection_event.  The histogram's figures are log2
-    # bucket upper bounds: the pause lies in [bound/2, bound).
-    live_sizes = sorted({live_of(p) for p in res.params("pauses") if live_of(p)})
-    big = small = None
+
+def targets_pauses(ctx):
+    """Pauses.  The issue: gcarena's pauses from its pause histogram, Boehm's
+    from GC_set_on_collection_event.  The histogram's figures are log2
+    bucket upper bounds: the pause lies in [bound/2, bound)."""
+    res, live_sizes, big, small = ctx.res, ctx.live_sizes, ctx.big, ctx.small
     if live_sizes:
-        big, small = "live=%dMiB" % live_sizes[-1], "live=%dMiB" % live_sizes[0]
         bl, sl = live_sizes[-1], live_sizes[0]
         b99 = res.med("pauses", "boehm", big, "pause_p99_ms")
         h99 = res.med("pauses", "gcarena", big, "thread_pause_p99_ns")
@@ -620,47 +670,47 @@ def main(argv):
             hi, lo = h99 / 1e6 / b99, h99 / 2e6 / b99
             ok = True if hi <= 0.05 else (False if lo > 0.05 else None)
             if ok is False:
-                missed.add("p99")
-            target("p99 pause at %d MiB ≤ 1/20 of Boehm's (gcarena: its pause histogram, every "
-                   "pause of every thread; Boehm: its collection events)" % bl,
-                   "gcarena p99 in [%s, %s) ms (histogram bucket, median run; %s per run, so "
-                   "p99 is the max), Boehm %s ms: ratio %.3f–%.3f× (≤ 0.05×); the worst run's "
-                   "bucket, < %s ms, allows up to %.3f×"
-                   % (num(h99 / 2e6), num(h99 / 1e6),
-                      plural(num(res.med("pauses", "gcarena", big, "thread_pauses")), "pause"),
-                      num(b99), lo, hi,
-                      num(res.worst("pauses", "gcarena", big, "thread_pause_p99_ns") / 1e6),
-                      res.worst("pauses", "gcarena", big, "thread_pause_p99_ns") / 1e6 / b99), ok,
-                   "" if ok is not None else "the bucket straddles the target")
+                ctx.missed.add("p99")
+            w99 = res.worst("pauses", "gcarena", big, "thread_pause_p99_ns") / 1e6
+            ctx.target("p99 pause at %d MiB ≤ 1/20 of Boehm's (gcarena: its pause histogram, "
+                       "every pause of every thread; Boehm: its collection events)" % bl,
+                       "gcarena p99 in [%s, %s) ms (histogram bucket, median run; %s per run, "
+                       "so p99 is the max), Boehm %s ms: ratio %.3f–%.3f× (≤ 0.05×); the worst "
+                       "run's bucket, < %s ms, allows up to %.3f×"
+                       % (num(h99 / 2e6), num(h99 / 1e6),
+                          plural(num(res.med("pauses", "gcarena", big, "thread_pauses")), "pause"),
+                          num(b99), lo, hi, num(w99), w99 / b99), ok,
+                       "" if ok is not None else "the bucket straddles the target")
         g99 = res.med("pauses", "gcarena", big, "pause_p99_ms")
         r = ratio(g99, b99)
         ok = None if r is None else r <= 0.05
         if ok is False:
-            missed.add("p99")
-        target("p99 pause at %d MiB ≤ 1/20 of Boehm's, gcarena's pause ring instead (the "
-               "longest pause of each cycle)" % bl,
-               "gcarena %s ms, Boehm %s ms: ratio %s (≤ 0.05×); %s pooled over %s"
-               % (num(g99), num(b99), rx(r),
-                  plural(res.n("pauses", "gcarena", big, "pause_p99_ms"), "gcarena pause"),
-                  plural(res.n("pauses", "gcarena", big, "pause_count") or 0, "run")), ok)
+            ctx.missed.add("p99")
+        ctx.target("p99 pause at %d MiB ≤ 1/20 of Boehm's, gcarena's pause ring instead (the "
+                   "longest pause of each cycle)" % bl,
+                   "gcarena %s ms, Boehm %s ms: ratio %s (≤ 0.05×); %s pooled over %s"
+                   % (num(g99), num(b99), rx(r),
+                      plural(res.n("pauses", "gcarena", big, "pause_p99_ms"), "gcarena pause"),
+                      plural(res.n("pauses", "gcarena", big, "pause_count") or 0, "run")), ok)
         if res.has("pauses", "stall_p99_ms"):
             g, b = (res.med("pauses", "gcarena", big, "stall_p99_ms"),
                     res.med("pauses", "boehm", big, "stall_p99_ms"))
             r = ratio(g, b)
             ok = None if r is None else r <= 0.05
             if ok is False:
-                missed.add("p99-seen")
-            target("p99 pause at %d MiB ≤ 1/20 of Boehm's, as the program sees them "
-                   "(replacements over 1 ms)" % bl,
-                   "gcarena %s ms, Boehm %s ms: ratio %s (≤ 0.05×)" % (num(g), num(b), rx(r)), ok)
+                ctx.missed.add("p99-seen")
+            ctx.target("p99 pause at %d MiB ≤ 1/20 of Boehm's, as the program sees them "
+                       "(replacements over 1 ms)" % bl,
+                       "gcarena %s ms, Boehm %s ms: ratio %s (≤ 0.05×)"
+                       % (num(g), num(b), rx(r)), ok)
         else:
             g, b = (res.med("pauses", "gcarena", big, "max_stall_ms"),
                     res.med("pauses", "boehm", big, "max_stall_ms"))
-            target("p99 pause at %d MiB ≤ 1/20 of Boehm's, as the program sees them" % bl,
-                   "not in this results file (no per-step distribution, `stall_ns`); the "
-                   "longest step per run, the only program-side figure, is gcarena %s ms vs "
-                   "Boehm %s ms (%s)" % (num(g), num(b), rx(ratio(g, b))), None,
-                   "not measured in this run")
+            ctx.target("p99 pause at %d MiB ≤ 1/20 of Boehm's, as the program sees them" % bl,
+                       "not in this results file (no per-step distribution, `stall_ns`); the "
+                       "longest step per run, the only program-side figure, is gcarena %s ms vs "
+                       "Boehm %s ms (%s)" % (num(g), num(b), rx(ratio(g, b))), None,
+                       "not measured in this run")
 
         hb = res.med("pauses", "gcarena", big, "thread_pause_max_ns")
         hs = res.med("pauses", "gcarena", small, "thread_pause_max_ns")
@@ -668,23 +718,23 @@ def main(argv):
             lo, hi = hb / (2 * hs), 2 * hb / hs
             ok = True if hi <= 2 else (False if lo > 2 else None)
             if ok is False:
-                missed.add("max")
-            target("max pause at %d MiB ≤ 2× max at %d MiB (gcarena's pause histogram)"
-                   % (bl, sl),
-                   "[%s, %s) ms vs [%s, %s) ms (histogram buckets, median run; worst run at "
-                   "%d MiB < %s ms): %.1f–%.1f×"
-                   % (num(hb / 2e6), num(hb / 1e6), num(hs / 2e6), num(hs / 1e6), bl,
-                      num(res.worst("pauses", "gcarena", big, "thread_pause_max_ns") / 1e6),
-                      lo, hi), ok,
-                   "" if ok is not None else "the buckets straddle the target")
+                ctx.missed.add("max")
+            ctx.target("max pause at %d MiB ≤ 2× max at %d MiB (gcarena's pause histogram)"
+                       % (bl, sl),
+                       "[%s, %s) ms vs [%s, %s) ms (histogram buckets, median run; worst run at "
+                       "%d MiB < %s ms): %.1f–%.1f×"
+                       % (num(hb / 2e6), num(hb / 1e6), num(hs / 2e6), num(hs / 1e6), bl,
+                          num(res.worst("pauses", "gcarena", big, "thread_pause_max_ns") / 1e6),
+                          lo, hi), ok,
+                       "" if ok is not None else "the buckets straddle the target")
         gb_, gs_ = (res.med("pauses", "gcarena", big, "pause_max_ms"),
                     res.med("pauses", "gcarena", small, "pause_max_ms"))
         r2 = ratio(gb_, gs_)
         ok = None if r2 is None else r2 <= 2.0
         if ok is False:
-            missed.add("max")
-        target("max pause at %d MiB ≤ 2× max at %d MiB, gcarena's pause ring" % (bl, sl),
-               "%s ms vs %s ms: %s" % (num(gb_), num(gs_), rx(r2)), ok)
+            ctx.missed.add("max")
+        ctx.target("max pause at %d MiB ≤ 2× max at %d MiB, gcarena's pause ring" % (bl, sl),
+                   "%s ms vs %s ms: %s" % (num(gb_), num(gs_), rx(r2)), ok)
         st = "stall_max_ms" if res.has("pauses", "stall_max_ms") else "max_stall_ms"
         sb, ss = res.med("pauses", "gcarena", big, st), res.med("pauses", "gcarena", small, st)
         r3 = ratio(sb, ss)
@@ -692,117 +742,121 @@ def main(argv):
         gl = [res.med("pauses", "glibc", "live=%dMiB" % lv, st) for lv in live_sizes]
         gl = [v for v in gl if v is not None]
         if ok is False:
-            missed.add("max")
-        target("max pause at %d MiB ≤ 2× max at %d MiB, as the program sees them (its "
-               "longest step)" % (bl, sl),
-               "gcarena %s ms vs %s ms: %s%s"
-               % (num(sb), num(ss), rx(r3),
-                  "; glibc, which has no collector, at most %s ms at any size it ran"
-                  % num(max(gl)) if gl else ""), ok,
-               "both are about %s s" % num(sb / 1e3, 1)
-               if ok and sb and ss and sb > 300 and ss > 300 else "")
+            ctx.missed.add("max")
+        ctx.target("max pause at %d MiB ≤ 2× max at %d MiB, as the program sees them (its "
+                   "longest step)" % (bl, sl),
+                   "gcarena %s ms vs %s ms: %s%s"
+                   % (num(sb), num(ss), rx(r3),
+                      "; glibc, which has no collector, at most %s ms at any size it ran"
+                      % num(max(gl)) if gl else ""), ok,
+                   "both are about %s s" % num(sb / 1e3, 1)
+                   if ok and sb and ss and sb > 300 and ss > 300 else "")
 
-    mr_param = (res.params("markrate") or [None])[0]
-    memcpy_vm = None
-    for p in res.params("memcpy"):
-        memcpy_vm = res.med("memcpy", "none", p, "bytes_per_s")
-    g_cpu_rate = res.med("markrate", "gcarena", mr_param, "live_bytes_per_cpu_s")
-    r_vm = ratio(g_cpu_rate, memcpy_vm)
+
+def targets_mark(ctx):
+    """Mark throughput ≥ ½ memcpy, in the VM and natively."""
+    g_cpu_rate, memcpy_vm, r_vm = ctx.g_cpu_rate, ctx.memcpy_vm, ctx.r_vm
+    nat_param, nat_rate, nat_cp, r_nat = ctx.nat_param, ctx.nat_rate, ctx.nat_cp, ctx.r_nat
     ok_mark_vm = None if r_vm is None else r_vm >= 0.5
     if ok_mark_vm is False:
-        missed.add("mark")
-    target("Mark throughput in the VM ≥ ½ memcpy",
-           "gcarena %s of live heap per CPU-second of collection vs memcpy %s: %s (≥ 0.50×)"
-           % (human_bytes_s(g_cpu_rate), human_bytes_s(memcpy_vm), rx(r_vm)), ok_mark_vm)
-    nat_param = (res.params("markrate-native") or [None])[0]
-    nat_rate = res.med("markrate-native", "gcarena-core", nat_param, "marked_bytes_per_s")
-    nat_cp = res.med("memcpy-native", "none", nat_param, "bytes_per_s")
-    r_nat = ratio(nat_rate, nat_cp)
+        ctx.missed.add("mark")
+    ctx.target("Mark throughput in the VM ≥ ½ memcpy",
+               "gcarena %s of live heap per CPU-second of collection vs memcpy %s: %s (≥ 0.50×)"
+               % (human_bytes_s(g_cpu_rate), human_bytes_s(memcpy_vm), rx(r_vm)), ok_mark_vm)
     ok_mark_nat = None if r_nat is None else r_nat >= 0.5
     if ok_mark_nat is False:
-        missed.add("mark")
-    target("Mark throughput natively (the GC core as userspace code) ≥ ½ memcpy",
-           "%s marked vs memcpy %s: %s (≥ 0.50×)"
-           % (human_bytes_s(nat_rate), human_bytes_s(nat_cp), rx(r_nat)) if nat_param else
-           "no native figures (mark_native did not build or run)", ok_mark_nat)
+        ctx.missed.add("mark")
+    ctx.target("Mark throughput natively (the GC core as userspace code) ≥ ½ memcpy",
+               "%s marked vs memcpy %s: %s (≥ 0.50×)"
+               % (human_bytes_s(nat_rate), human_bytes_s(nat_cp), rx(r_nat)) if nat_param else
+               "no native figures (mark_native did not build or run)", ok_mark_nat)
 
-    ho_rows = res.params("heapover")
-    ho_gc = [p for p in ho_rows if param_get(p, "gcp") and not param_get(p, "limit_pct")
-             and res.get("heapover", "gcarena", p, "heap_sys_over_bound")]
-    for p in ho_gc:
+
+def targets_heap(ctx):
+    """Peak heap within (1 + GOGC/100) × live + 10%, and within a memory limit."""
+    res = ctx.res
+    for p in ctx.ho_gc:
         gcp = int(param_get(p, "gcp"))
         f = 1 + gcp / 100.0
         g = res.get("heapover", "gcarena", p, "heap_sys_over_bound")
         ok = g["max"] <= 1.10
         if not ok:
-            missed.add("heap")
-        target("Peak heap ≤ (1 + GOGC/100) × live + 10%%, GOGC=%d: heap_sys" % gcp,
-               "peak heap_sys / ((1 + GOGC/100) × live) = %s, worst of %s %s (≤ 1.10)"
-               % (num(g["median"]), plural(g["n"], "run"), num(g["max"])), ok)
+            ctx.missed.add("heap")
+        ctx.target("Peak heap ≤ (1 + GOGC/100) × live + 10%%, GOGC=%d: heap_sys" % gcp,
+                   "peak heap_sys / ((1 + GOGC/100) × live) = %s, worst of %s %s (≤ 1.10)"
+                   % (num(g["median"]), plural(g["n"], "run"), num(g["max"])), ok)
         rr = res.get("heapover", "gcarena", p, "rss_ratio")
         if rr:
             ok = rr["max"] / f <= 1.10
             if not ok:
-                missed.add("heap")
-            target("Peak heap ≤ (1 + GOGC/100) × live + 10%%, GOGC=%d: RSS" % gcp,
-                   "peak RSS / ((1 + GOGC/100) × live) = %s, worst of %s %s (≤ 1.10)"
-                   % (num(rr["median"] / f), plural(rr["n"], "run"), num(rr["max"] / f)), ok)
-    lim_p = [p for p in ho_rows if param_get(p, "limit_pct")
-             and res.get("heapover", "gcarena", p, "sys_over_limit")]
-    for p in lim_p:
+                ctx.missed.add("heap")
+            ctx.target("Peak heap ≤ (1 + GOGC/100) × live + 10%%, GOGC=%d: RSS" % gcp,
+                       "peak RSS / ((1 + GOGC/100) × live) = %s, worst of %s %s (≤ 1.10)"
+                       % (num(rr["median"] / f), plural(rr["n"], "run"), num(rr["max"] / f)), ok)
+    for p in ctx.lim_p:
         g = res.get("heapover", "gcarena", p, "sys_over_limit")
         rl = res.get("heapover", "gcarena", p, "rss_over_limit")
         to = res.get("heapover", "gcarena", p, "timed_out")
         timed_out = bool(to and to["max"] > 0)
         ok = g["max"] <= 1.05 and (not rl or rl["max"] <= 1.05) and not timed_out
         if not ok:
-            missed.add("limit")
+            ctx.missed.add("limit")
         done = res.med("heapover", "gcarena", p, "done_fraction")
-        target("With a memory limit (live heap at %s%% of it): peak ≤ 1.05 × limit"
-               % param_get(p, "limit_pct"),
-               "peak sys / limit %s, worst of %s %s; peak RSS / limit %s, worst %s (≤ 1.05)%s"
-               % (num(g["median"]), plural(g["n"], "run"), num(g["max"]),
-                  num(rl and rl["median"]), num(rl and rl["max"]),
-                  "; **did not finish**: %s of the replacements done before the deadline "
-                  "(%s)" % (pct(done), "every run timed out" if to["min"] > 0 else
-                            "some runs timed out") if timed_out else ""),
-               ok)
+        ctx.target("With a memory limit (live heap at %s%% of it): peak ≤ 1.05 × limit"
+                   % param_get(p, "limit_pct"),
+                   "peak sys / limit %s, worst of %s %s; peak RSS / limit %s, worst %s (≤ 1.05)%s"
+                   % (num(g["median"]), plural(g["n"], "run"), num(g["max"]),
+                      num(rl and rl["median"]), num(rl and rl["max"]),
+                      "; **did not finish**: %s of the replacements done before the deadline "
+                      "(%s)" % (pct(done), "every run timed out" if to["min"] > 0 else
+                                "some runs timed out") if timed_out else ""),
+                   ok)
 
-    # ---- header ----
+
+TARGETS = (targets_time, targets_alloc, targets_pauses, targets_mark, targets_heap)
+
+
+# --------------------------------------------------------------------------
+# the sections of REPORT.md, in order
+
+def write_setup(ctx):
+    """Title, machine, load, accelerator, backends, source, method, runs."""
+    w, M, errors = ctx.w, ctx.res.meta, ctx.errors
+    run_counts, vm_min_runs, pooled_runs = ctx.run_counts, ctx.vm_min_runs, ctx.pooled_runs
     w("# gcarena benchmarks: gcarena vs Boehm GC vs glibc malloc")
     w()
     w("Generated by `make bench` (`tests/bench/run.sh` → `aggregate.py` → `report.py`) from "
       "[`results.tsv`](results.tsv) and the native profile "
       "[`native-profile.txt`](native-profile.txt); do not edit by hand.  Run of **%s**."
-      % meta("date"))
+      % ctx.meta("date"))
     w()
     w("## Setup")
     w()
     w("- **Machine**: %s, %s CPUs, %s GiB, host kernel %s (virtualisation: %s)."
-      % (meta("host_cpu_model"), meta("host_cpus"), meta("host_mem_gib"),
-         meta("host_kernel"), meta("host_virt")))
+      % (ctx.meta("host_cpu_model"), ctx.meta("host_cpus"), ctx.meta("host_mem_gib"),
+         ctx.meta("host_kernel"), ctx.meta("host_virt")))
     w("- **Load**: the machine was shared.  1-minute load average at the start %s, at the "
       "end %s; while the VM ran %s.  Other qemu processes on the host: %s at the start, %s "
       "at the end."
-      % (meta("load_start"), meta("load_end"), meta("load_during"),
-         meta("host_vms_running"), meta("host_vms_running_end")))
-    accel = meta("accel", "tcg")
+      % (ctx.meta("load_start"), ctx.meta("load_end"), ctx.meta("load_during"),
+         ctx.meta("host_vms_running"), ctx.meta("host_vms_running_end")))
+    accel = ctx.meta("accel", "tcg")
     w("- **Accelerator**: **%s**%s: %s, %s; guest kernel %s, guest CPU \"%s\", %s guest CPUs.  "
       "Every VM timing below is emulated: compare the backends with each other, not with "
       "native figures."
       % (accel.upper(), " (software emulation, no KVM)" if accel == "tcg" else "",
-         meta("qemu"), meta("vm"), meta("guest_kernel"), meta("guest_cpu_model"),
-         meta("guest_cpus")))
+         ctx.meta("qemu"), ctx.meta("vm"), ctx.meta("guest_kernel"), ctx.meta("guest_cpu_model"),
+         ctx.meta("guest_cpus")))
     w("- **Backends**: every benchmark is one source file written against "
       "`tests/bench/bench.h`, built once per backend (`tests/bench/Makefile`), statically:")
     for b in BACKENDS:
-        line = BACKEND_BUILD[b] % {"libgc": meta("libgc", "?"), "glibc": meta("glibc", "?")}
+        line = BACKEND_BUILD[b] % {"libgc": ctx.meta("libgc", "?"), "glibc": ctx.meta("glibc", "?")}
         if M.get("backend_%s" % b):
             line += "  As the binary reported itself in this run: %s." % M["backend_%s" % b]
         w("  - `%s`: %s" % (b, line))
     w("- **Source**: gcarena commit %s (%s), %s, glibc %s.  The VM run took %s s%s."
-      % (meta("git_commit"), meta("git_dirty"), meta("cc"), meta("glibc"),
-         meta("vm_seconds"),
+      % (ctx.meta("git_commit"), ctx.meta("git_dirty"), ctx.meta("cc"), ctx.meta("glibc"),
+         ctx.meta("vm_seconds"),
          "" if M.get("vm_exit", "0") == "0" else
          "; **the VM exited with status %s**, the figures are those it produced" % M["vm_exit"]))
     w("- **Method**: one VM boot runs every case; a case runs its backends in rounds, "
@@ -820,7 +874,7 @@ def main(argv):
              if pooled_runs and min(pooled_runs) < 5 else "")) if vm_min_runs >= 5 else
          "**this run has fewer** (`rounds: %s` in the results' header; `make bench` runs "
          "`BENCH_ROUNDS`, default 5), so the VM timings carry their full run-to-run noise "
-         "on a loaded host and have no min–max range." % meta("rounds")))
+         "on a loaded host and have no min–max range." % ctx.meta("rounds")))
     if errors:
         w("- **Failed runs** (%d): %s" % (len(errors), "; ".join(
             "`%s` (%s)" % (e[1], e[2] if len(e) > 2 else "?") for e in errors[:10])))
@@ -828,7 +882,10 @@ def main(argv):
         w("- **Failed runs**: none.")
     w()
 
-    # ---- targets ----
+
+def write_targets(ctx):
+    """The targets' table."""
+    w, targets = ctx.w, ctx.targets
     w("## Targets of the issue")
     w()
     w("Judged on the medians, except the heap bounds, which are judged on the worst run (a "
@@ -840,8 +897,8 @@ def main(argv):
       "measure the same target another way (gcarena's pause ring, the program's own view), "
       "for comparison.")
     w()
-    rep.table(["target", "measured", "verdict"], [[t[0], t[1], t[2]] for t in targets],
-              drop_empty=False)
+    ctx.rep.table(["target", "measured", "verdict"], [[t[0], t[1], t[2]] for t in targets],
+                  drop_empty=False)
     nmet = sum(1 for t in targets if t[3] is True)
     nnot = sum(1 for t in targets if t[3] is False)
     nna = sum(1 for t in targets if t[3] is None)
@@ -850,7 +907,11 @@ def main(argv):
       "and-next-steps) with the measured bottleneck and the next step." % (nmet, nnot, nna))
     w()
 
-    # ---- requirements on the run itself ----
+
+def write_run_itself(ctx):
+    """The issue's requirements on the run itself."""
+    w, prof, vmprof, pngs = ctx.w, ctx.prof, ctx.vmprof, ctx.pngs
+    vm_min_runs, pooled_runs = ctx.vm_min_runs, ctx.pooled_runs
     w("### The run itself")
     w()
     written = [os.path.basename(p) for p in pngs.values() if p]
@@ -858,7 +919,7 @@ def main(argv):
     reqs = [
         ["one command (`make bench`), one VM boot, backends interleaved",
          "yes: `run.sh full`, one `tests/vm/run.sh` boot (VM exit status %s)"
-         % meta("vm_exit")],
+         % ctx.meta("vm_exit")],
         ["static builds of each benchmark for the three backends", "yes (`-static`, "
          "`tests/bench/Makefile`)"],
         ["≥ 5 runs per case, medians and min/max",
@@ -881,21 +942,48 @@ def main(argv):
           if not vmprof.empty() else
           "**no profile in the VM in this run** (no perf binary for the guest)")],
     ]
-    rep.table(["requirement", "in this run"], reqs, drop_empty=False)
+    ctx.rep.table(["requirement", "in this run"], reqs, drop_empty=False)
 
-    # ---- binary-trees ----
-    note_missing = []   # statistics left out of tables, for one note at the end
 
-    def cpu_cols(bench, p):
-        return ["%s / %s / %s" % tuple(num(res.med(bench, b, p, "cpu_s")) for b in BACKENDS),
-                "%s / %s / %s" % tuple(num(res.med(bench, b, p, st)) for b, st in
-                                       (("gcarena", "user_s"), ("gcarena", "sys_s"),
-                                        ("gcarena", "collector_cpu_s"))),
-                "%s / %s" % (num(res.med(bench, "boehm", p, "user_s")),
-                             num(res.med(bench, "boehm", p, "sys_s")))]
-    CPU_HEAD = ["process CPU gcarena / Boehm / glibc (s)",
-                "gcarena user / system / collector thread (s)", "Boehm user / system (s)"]
+def cpu_cols(res, bench, p):
+    """The CPU columns of the time and allocation tables (CPU_HEAD)."""
+    return ["%s / %s / %s" % tuple(num(res.med(bench, b, p, "cpu_s")) for b in BACKENDS),
+            "%s / %s / %s" % tuple(num(res.med(bench, b, p, st)) for b, st in
+                                   (("gcarena", "user_s"), ("gcarena", "sys_s"),
+                                    ("gcarena", "collector_cpu_s"))),
+            "%s / %s" % (num(res.med(bench, "boehm", p, "user_s")),
+                         num(res.med(bench, "boehm", p, "sys_s")))]
 
+
+CPU_HEAD = ["process CPU gcarena / Boehm / glibc (s)",
+            "gcarena user / system / collector thread (s)", "Boehm user / system (s)"]
+
+
+def time_table(ctx, bench, params, label):
+    """binary-trees' and GCBench's table: wall time per backend, the ratios,
+    cycles, pauses and CPU."""
+    res = ctx.res
+    rows = []
+    for p in params:
+        g = res.get(bench, "gcarena", p, "time_s")
+        b = res.get(bench, "boehm", p, "time_s")
+        c = res.get(bench, "glibc", p, "time_s")
+        rows.append([label(p), cell(g), cell(b), cell(c),
+                     rx(ratio(b and b["median"], g and g["median"])),
+                     rx(ratio(c and c["median"], g and g["median"])),
+                     "%s / %s" % (num(res.med(bench, "gcarena", p, "num_gc")),
+                                  num(res.med(bench, "boehm", p, "num_gc"))),
+                     "%s / %s" % (num(res.med(bench, "gcarena", p, "pause_total_ms")),
+                                  num(res.med(bench, "boehm", p, "pause_total_ms")))]
+                    + cpu_cols(res, bench, p))
+    ctx.note_missing += ctx.rep.table(["case", "gcarena (s)", "Boehm (s)", "glibc (s)",
+                                       "Boehm/gcarena", "glibc/gcarena",
+                                       "cycles gcarena / Boehm",
+                                       "pause total gcarena / Boehm (ms)"] + CPU_HEAD, rows)
+
+
+def write_binary_trees(ctx):
+    w = ctx.w
     w("## binary-trees")
     w()
     w("Benchmarks Game algorithm (`binary_trees.c`): a stretch tree of depth max+1, a "
@@ -905,28 +993,15 @@ def main(argv):
       "`CLOCK_PROCESS_CPUTIME_ID` over the run: every thread of the process (Boehm's marker "
       "threads included), not gcarena's collector, which is a kernel thread.")
     w()
-    png = pngs["binary_trees"]
-    rows = []
-    for p in bt_params:
-        g = res.get("binary-trees", "gcarena", p, "time_s")
-        b = res.get("binary-trees", "boehm", p, "time_s")
-        c = res.get("binary-trees", "glibc", p, "time_s")
-        rows.append([p.replace(",", ", "), cell(g), cell(b), cell(c),
-                     rx(ratio(b and b["median"], g and g["median"])),
-                     rx(ratio(c and c["median"], g and g["median"])),
-                     "%s / %s" % (num(res.med("binary-trees", "gcarena", p, "num_gc")),
-                                  num(res.med("binary-trees", "boehm", p, "num_gc"))),
-                     "%s / %s" % (num(res.med("binary-trees", "gcarena", p, "pause_total_ms")),
-                                  num(res.med("binary-trees", "boehm", p, "pause_total_ms")))]
-                    + cpu_cols("binary-trees", p))
-    note_missing += rep.table(["case", "gcarena (s)", "Boehm (s)", "glibc (s)", "Boehm/gcarena",
-                               "glibc/gcarena", "cycles gcarena / Boehm",
-                               "pause total gcarena / Boehm (ms)"] + CPU_HEAD, rows)
+    time_table(ctx, "binary-trees", ctx.bt_params, lambda p: p.replace(",", ", "))
+    png = ctx.pngs["binary_trees"]
     if png:
         w("![binary-trees time per depth](plots/%s)" % os.path.basename(png))
         w()
 
-    # ---- GCBench ----
+
+def write_gcbench(ctx):
+    w = ctx.w
     w("## GCBench")
     w()
     w("Ellis, Kovac and Boehm's GCBench (`gcbench.c`): a long-lived tree and an array of "
@@ -935,24 +1010,11 @@ def main(argv):
       "pointers and two ints.  The VM runs a smaller max depth than the original 16 "
       "(long-lived depth = max, stretch = max+2).")
     w()
-    rows = []
-    for p in gb_params:
-        g = res.get("gcbench", "gcarena", p, "time_s")
-        b = res.get("gcbench", "boehm", p, "time_s")
-        c = res.get("gcbench", "glibc", p, "time_s")
-        rows.append([p, cell(g), cell(b), cell(c),
-                     rx(ratio(b and b["median"], g and g["median"])),
-                     rx(ratio(c and c["median"], g and g["median"])),
-                     "%s / %s" % (num(res.med("gcbench", "gcarena", p, "num_gc")),
-                                  num(res.med("gcbench", "boehm", p, "num_gc"))),
-                     "%s / %s" % (num(res.med("gcbench", "gcarena", p, "pause_total_ms")),
-                                  num(res.med("gcbench", "boehm", p, "pause_total_ms")))]
-                    + cpu_cols("gcbench", p))
-    note_missing += rep.table(["case", "gcarena (s)", "Boehm (s)", "glibc (s)", "Boehm/gcarena",
-                               "glibc/gcarena", "cycles gcarena / Boehm",
-                               "pause total gcarena / Boehm (ms)"] + CPU_HEAD, rows)
+    time_table(ctx, "gcbench", ctx.gb_params, lambda p: p)
 
-    # ---- allocation rate ----
+
+def write_allocrate(ctx):
+    res, w = ctx.res, ctx.w
     w("## Allocation rate")
     w()
     w("`allocrate.c`: each thread allocates objects of one size (zeroed, may hold pointers: "
@@ -961,7 +1023,7 @@ def main(argv):
       "per thread, so perfect scaling keeps the 2-thread figure equal to the 1-thread one.  "
       "The live heap is tiny: the collectors' share is many cheap cycles.")
     w()
-    png = pngs["allocrate"]
+    png = ctx.pngs["allocrate"]
     rows = []
     for t in (1, 2):
         for s_ in ALLOC_SIZES:
@@ -976,17 +1038,19 @@ def main(argv):
                          rx(ratio(c and c["median"], g and g["median"])),
                          "%s / %s" % (num(res.med("allocrate", "gcarena", p, "num_gc")),
                                       num(res.med("allocrate", "boehm", p, "num_gc")))]
-                        + cpu_cols("allocrate", p)[1:]
+                        + cpu_cols(res, "allocrate", p)[1:]
                         + ["%s / %s" % (num(res.med("allocrate", "gcarena", p, "minflt")),
                                         num(res.med("allocrate", "boehm", p, "minflt")))])
-    note_missing += rep.table(["size, threads", "gcarena (ns)", "Boehm (ns)", "glibc (ns)",
-                               "Boehm/gcarena", "glibc/gcarena", "cycles gcarena / Boehm"]
-                              + CPU_HEAD[1:] + ["page faults gcarena / Boehm"], rows)
+    ctx.note_missing += ctx.rep.table(["size, threads", "gcarena (ns)", "Boehm (ns)", "glibc (ns)",
+                                       "Boehm/gcarena", "glibc/gcarena", "cycles gcarena / Boehm"]
+                                      + CPU_HEAD[1:] + ["page faults gcarena / Boehm"], rows)
     if png:
         w("![allocation rate per size](plots/%s)" % os.path.basename(png))
         w()
 
-    # ---- pauses ----
+
+def write_pauses(ctx):
+    res, w, live_sizes = ctx.res, ctx.w, ctx.live_sizes
     w("## Pauses")
     w()
     w("`pauses.c`: a live heap of LIVE bytes (a table of 1 KiB units: a 512-byte record "
@@ -1006,7 +1070,7 @@ def main(argv):
       "the longest stall it saw, whatever the cause (glibc, which has no collector, shows "
       "what the loaded host alone does).")
     w()
-    png = pngs["pauses"]
+    png = ctx.pngs["pauses"]
     rows = []
     stall_dist = res.has("pauses", "stall_p99_ms")
     for live in live_sizes:
@@ -1039,7 +1103,7 @@ def main(argv):
                          cell(res.get("pauses", b, p, "max_stall_ms")), st,
                          cell(res.get("pauses", b, p, "step_ns")),
                          num(res.n("pauses", b, p, "step_ns"))])
-    note_missing += rep.table(
+    ctx.note_missing += ctx.rep.table(
         ["live", "backend", "histogram p50 / p99 / max ms (pauses per run)",
          "reported p50 / p99 / max ms (pauses per run)", "program's longest step (ms)",
          "program's steps > 1 ms p50 / p99 / max ms (count)", "ns per replacement", "runs"],
@@ -1061,8 +1125,8 @@ def main(argv):
             for st in ("pause_p99_ms", "pause_max_ms", "max_stall_ms")])
     w("Boehm / gcarena (above 1: gcarena's pauses are shorter):")
     w()
-    rep.table(["live", "p99, gcarena's histogram", "max, gcarena's histogram",
-               "p99, gcarena's ring", "max, gcarena's ring", "program's longest step"], rows)
+    ctx.rep.table(["live", "p99, gcarena's histogram", "max, gcarena's histogram",
+                   "p99, gcarena's ring", "max, gcarena's ring", "program's longest step"], rows)
     if png:
         w("![pause percentiles per heap size](plots/%s)" % os.path.basename(png))
         w()
@@ -1084,12 +1148,15 @@ def main(argv):
         w("gcarena's long steps by the collector phase they began in (from the control page), "
           "and the CPU of the mutation phase:")
         w()
-        note_missing += rep.table(
+        ctx.note_missing += ctx.rep.table(
             ["live", "longest step (ms)", "its phase (median run)",
              "steps > 10 ms begun in off / mark / mark term. / sweep (per run)",
              "process system time (s)", "collector thread (s)", "mark assists (s)"], rows)
 
-    # ---- mark throughput ----
+
+def write_mark(ctx):
+    res, w, prof = ctx.res, ctx.w, ctx.prof
+    mr_param, memcpy_vm, nat_param, r_nat = ctx.mr_param, ctx.memcpy_vm, ctx.nat_param, ctx.r_nat
     w("## Mark throughput")
     w()
     w("In the VM (`markrate.c`): a pointer-dense heap (a table of units: a 128-byte record "
@@ -1119,9 +1186,9 @@ def main(argv):
                          human_bytes_s(live_bytes / (call / 1e3)) if call and live_bytes else DASH,
                          rx(ratio(res.med("markrate", b, mr_param, "live_bytes_per_cpu_s"),
                                   memcpy_vm))])
-    rep.table(["backend", "pause (ms)", "collect call (ms)", "collection CPU (ms)",
-               "empty heap: call / CPU (ms)", "live bytes per CPU-s", "live bytes per s of call",
-               "CPU rate / memcpy"], rows)
+    ctx.rep.table(["backend", "pause (ms)", "collect call (ms)", "collection CPU (ms)",
+                   "empty heap: call / CPU (ms)", "live bytes per CPU-s", "live bytes per s of call",
+                   "CPU rate / memcpy"], rows)
     w("memcpy in the VM: %s (median of the runs; bytes copied per second)."
       % human_bytes_s(memcpy_vm))
     w()
@@ -1142,8 +1209,8 @@ def main(argv):
                  cell(res.get("memcpy-native", "none", nat_param, "bytes_per_s"),
                       fmt=human_bytes_s),
                  rx(r_nat), num(res.n("markrate-native", "gcarena-core", nat_param, "mark_ms"))]]
-        rep.table(["heap", "mark (ms)", "of which drain (ms)", "sweep (ms)", "marked B/s",
-                   "ns per object", "memcpy", "mark / memcpy", "runs"], rows)
+        ctx.rep.table(["heap", "mark (ms)", "of which drain (ms)", "sweep (ms)", "marked B/s",
+                       "ns per object", "memcpy", "mark / memcpy", "runs"], rows)
     else:
         w("No native figures in this run (`mark_native` did not build or run).")
         w()
@@ -1173,7 +1240,9 @@ def main(argv):
             w("- perf stat: %s." % "; ".join("`%s`" % s_ for s_ in prof.perfstat))
         w()
 
-    # ---- heap overhead ----
+
+def write_heapover(ctx):
+    res, w, ho_rows = ctx.res, ctx.w, ctx.ho_rows
     w("## Heap overhead")
     w()
     w("`heapover.c`: a live heap (units of a 128-byte record and two 64-byte leaves: exact "
@@ -1213,12 +1282,14 @@ def main(argv):
                          ("yes, %s of the work done" % pct(res.med("heapover", b, p, "done_fraction")))
                          if to and to["max"] > 0 else "no",
                          num(res.n("heapover", b, p, "heap_sys_ratio"))])
-    note_missing += rep.table(
+    ctx.note_missing += ctx.rep.table(
         ["case", "backend", "peak heap_sys (MiB, median)", "heap_sys / live", "backed / live",
          "sys / live", "RSS / live", "heap_sys / bound", "backed / bound", "RSS / bound",
          "sys / limit", "cycles", "timed out", "runs"], rows)
 
-    # ---- profiles in the VM ----
+
+def write_vm_profiles(ctx):
+    w, vmprof = ctx.w, ctx.vmprof
     if not vmprof.empty():
         w("## Profiles in the VM")
         w()
@@ -1255,80 +1326,62 @@ def main(argv):
             if rows:
                 w("Self time, top functions (idle left out):")
                 w()
-                rep.table(["%", "thread", "object", "function"], rows)
+                ctx.rep.table(["%", "thread", "object", "function"], rows)
             rows = [[num(t), num(sf), d, "`%s`" % sy] for t, sf, d, sy in run_["children"]
                     if not sy.startswith("0x")][:15]
             if rows:
                 w("The program's threads, with callees:")
                 w()
-                rep.table(["% with callees", "% self", "object", "function"], rows)
+                ctx.rep.table(["% with callees", "% self", "object", "function"], rows)
 
-    # ---- bottlenecks ----
-    w("## Where gcarena falls short: measured bottlenecks and next steps")
-    w()
-    w("For each target not met: what was measured, the bottleneck those measurements show, "
-      "what they cannot tell (and what would have to be measured), and the next step.  "
-      "*Hypothesis* marks what the figures suggest but do not prove.  Statements about the "
-      "code refer to the commit measured (%s)." % meta("git_commit"))
-    w()
-    n = 0
 
-    def item(title, measured, bottleneck, unknown, nxt, why="Bottleneck"):
-        nonlocal n
-        n += 1
-        w("### %d. %s" % (n, title))
-        w()
-        w("- *Measured*: %s" % measured)
-        w("- *%s*: %s" % (why, bottleneck))
-        if unknown:
-            w("- *Not measured here*: %s" % unknown)
-        w("- *Next step*: %s" % nxt)
-        w()
+def vm_shares(vmprof, cmd):
+    """The shares the VM profile gives for one program, as text."""
+    parts = ["%s %s%%" % (what, num(v)) for what, v in vmprof.shares(cmd)]
+    spin = vmprof.self_of(cmd, "mutex_spin_on_owner", cmd.split()[0][:15])
+    if spin:
+        parts.append("spinning on `a->lock` %s%%" % num(spin))
+    user = sum(pc for pc, c, d, _ in vmprof.runs[cmd]["self"]
+               if c == cmd.split()[0][:15] and not d.startswith("["))
+    if user:
+        parts.append("user code in the top rows %s%%" % num(user))
+    return "%s: %s (of all samples, idle %s%%)" % (
+        "`%s`" % cmd, ", ".join(parts),
+        num(vmprof.self_of(cmd, "native_safe_halt", "swapper")))
 
-    have_split = res.has("binary-trees", "sys_s") or res.has("allocrate", "sys_s")
 
-    def vm_shares(cmd):
-        """The shares the VM profile gives for one program, as text."""
-        parts = ["%s %s%%" % (what, num(v)) for what, v in vmprof.shares(cmd)]
-        spin = vmprof.self_of(cmd, "mutex_spin_on_owner", cmd.split()[0][:15])
-        if spin:
-            parts.append("spinning on `a->lock` %s%%" % num(spin))
-        user = sum(pc for pc, c, d, _ in vmprof.runs[cmd]["self"]
-                   if c == cmd.split()[0][:15] and not d.startswith("["))
-        if user:
-            parts.append("user code in the top rows %s%%" % num(user))
-        return "%s: %s (of all samples, idle %s%%)" % (
-            "`%s`" % cmd, ", ".join(parts),
-            num(vmprof.self_of(cmd, "native_safe_halt", "swapper")))
+def vm_alloc_unknown(vmprof):
+    gc_cmds = [c for c in vmprof.order if ".gcarena" in c.split()[0]]
+    if gc_cmds:
+        return ("the profile in the VM (above) splits the program's time: %s.  It "
+                "does not say how much of the user time is the allocation fast path "
+                "against the benchmark's own code and `gca_store` (they are inlined "
+                "into each other), nor whether a refill's cost is the lock, the fresh "
+                "page or the bitmap copy; the split of the system time is in the "
+                "tables (`sys_s`)." % "; ".join(vm_shares(vmprof, c) for c in gc_cmds))
+    return ("which of those it is: this run has no profile in the VM (no perf binary "
+            "for the guest).")
 
-    def vm_alloc_unknown():
-        gc_cmds = [c for c in vmprof.order if ".gcarena" in c.split()[0]]
-        if gc_cmds:
-            return ("the profile in the VM (above) splits the program's time: %s.  It "
-                    "does not say how much of the user time is the allocation fast path "
-                    "against the benchmark's own code and `gca_store` (they are inlined "
-                    "into each other), nor whether a refill's cost is the lock, the fresh "
-                    "page or the bitmap copy; the split of the system time is in the "
-                    "tables (`sys_s`)." % "; ".join(vm_shares(c) for c in gc_cmds))
-        return ("which of those it is: this run has no profile in the VM (no perf binary "
-                "for the guest).")
 
-    def vm_alloc_next():
-        return ("done in this series, measured with the profile in the VM: ioctl "
-                "arguments no longer `kmalloc`ed and zeroed per call (8% of binary-trees' "
-                "mutator time), the collector lets mutators waiting for `a->lock` in "
-                "between its slices (`mutex_spin_on_owner`: 9% → 3.7% of all samples at "
-                "depth 16), a wholly free span is zeroed once at refill instead of per "
-                "object.  Next, by what the profile shows: system time → hand out several "
-                "spans per refill (one ioctl per 512 objects of 16 B today) and keep span "
-                "structs and their backing pages across cycles (`gca_span_new` and "
-                "`clear_page_erms` under refill); lock time → per-class locks for refill "
-                "(Go's mcentral), so that a refill never waits for a marking slice; user "
-                "time → Go's `nextFreeFast` (a 64-bit `allocCache` shifted per object) and "
-                "the heap-profile countdown out of the per-object path.")
+def vm_alloc_next():
+    return ("done in this series, measured with the profile in the VM: ioctl "
+            "arguments no longer `kmalloc`ed and zeroed per call (8% of binary-trees' "
+            "mutator time), the collector lets mutators waiting for `a->lock` in "
+            "between its slices (`mutex_spin_on_owner`: 9% → 3.7% of all samples at "
+            "depth 16), a wholly free span is zeroed once at refill instead of per "
+            "object.  Next, by what the profile shows: system time → hand out several "
+            "spans per refill (one ioctl per 512 objects of 16 B today) and keep span "
+            "structs and their backing pages across cycles (`gca_span_new` and "
+            "`clear_page_erms` under refill); lock time → per-class locks for refill "
+            "(Go's mcentral), so that a refill never waits for a marking slice; user "
+            "time → Go's `nextFreeFast` (a 64-bit `allocCache` shifted per object) and "
+            "the heap-profile countdown out of the per-object path.")
 
-    # 1. The mutator's own cost: binary-trees, GCBench, allocation rate.
-    if missed & {"binary-trees", "gcbench", "alloc"}:
+
+def short_mutator(ctx):
+    """1. The mutator's own cost: binary-trees, GCBench, allocation rate."""
+    res, vmprof, bt_params, gb_params = ctx.res, ctx.vmprof, ctx.bt_params, ctx.gb_params
+    if ctx.missed & {"binary-trees", "gcbench", "alloc"}:
         ev = []
         zero_gc = []
         for s_ in (16, 64, 256, 4096, 65536):
@@ -1410,23 +1463,26 @@ def main(argv):
             why.append("its pauses are under 20%% of the wall time (%s)" % ", ".join(few_pauses))
         if no_more_cycles:
             why.append("it runs no more cycles than Boehm (%s)" % ", ".join(no_more_cycles))
-        item("binary-trees, GCBench and the allocation rate: the mutator's own path",
-             "; ".join(ev) + ".",
-             ("the time is CPU spent in the program's own threads, not time stopped in "
-              "pauses nor more cycles than Boehm: %s.  " % "; ".join(why)
-              if len(why) >= 2 else
-              "the figures do not separate the program's own CPU from collection.  ") +
-             "In gcarena that CPU is the allocation path (the library's fast path; a "
-             "`GCA_IOC_REFILL` ioctl per span, one 8 KiB page for these classes: every 512 "
-             "objects of 16 B, every 32 of 256 B, every 2 of 4 KiB; `GCA_IOC_ALLOC_LARGE` per "
-             "object above 32 KiB; the page faults of fresh heap pages), the write barrier "
-             "(`gca_store` on every pointer store) and the collection work the module does on "
-             "the allocating thread (mark assists).",
-             vm_alloc_unknown(),
-             vm_alloc_next())
+        ctx.item("binary-trees, GCBench and the allocation rate: the mutator's own path",
+                 "; ".join(ev) + ".",
+                 ("the time is CPU spent in the program's own threads, not time stopped in "
+                  "pauses nor more cycles than Boehm: %s.  " % "; ".join(why)
+                  if len(why) >= 2 else
+                  "the figures do not separate the program's own CPU from collection.  ") +
+                 "In gcarena that CPU is the allocation path (the library's fast path; a "
+                 "`GCA_IOC_REFILL` ioctl per span, one 8 KiB page for these classes: every 512 "
+                 "objects of 16 B, every 32 of 256 B, every 2 of 4 KiB; `GCA_IOC_ALLOC_LARGE` per "
+                 "object above 32 KiB; the page faults of fresh heap pages), the write barrier "
+                 "(`gca_store` on every pointer store) and the collection work the module does on "
+                 "the allocating thread (mark assists).",
+                 vm_alloc_unknown(vmprof),
+                 vm_alloc_next())
 
-    # 2. Pauses: the longest pause grows with the heap.
-    if missed & {"max", "p99", "p99-seen"} and live_sizes:
+
+def short_pauses(ctx):
+    """2. Pauses: the longest pause grows with the heap."""
+    res, live_sizes, big, small = ctx.res, ctx.live_sizes, ctx.big, ctx.small
+    if ctx.missed & {"max", "p99", "p99-seen"} and live_sizes:
         ev = []
         outside = []      # sizes where the program's longest step exceeds every pause
         for live in live_sizes:
@@ -1471,39 +1527,44 @@ def main(argv):
                      "gaps of 4 ms when both vCPUs are busy), so this figure does not "
                      "separate gcarena's pauses from the VM's own hiccups."
                      % (num(glibc_max), num(sb_), live_sizes[-1]))
-        item("The longest pause grows with the live heap",
-             "; ".join(ev) + "." + ("  With under 100 pauses per run, the nearest-rank p99 "
-                                    "is the max." if all((res.med("pauses", "gcarena",
-                                                                  "live=%dMiB" % lv,
-                                                                  "thread_pauses") or 0) < 100
-                                                         for lv in live_sizes) else ""),
-             "gcarena's longest pause is %s longer at %d MiB than at %d MiB (%s; the ring: "
-             "%s).%s%s%s"
-             % (grow or rx(rring), live_sizes[-1], live_sizes[0],
-                "histogram buckets" if grow else "pause ring", rx(rring),
-                "" if noise else
-                "  *Hypothesis*: some pause does work that grows with the heap (in a "
-                "concurrent collector's pause only roots and stacks should be scanned), or "
-                "waits that grow as the cycles get longer.", seen, noise +
-                ("  A bigger heap means a longer run and more pauses (see the counts "
-                 "above), so more chances for one of them to contain such a stall."
-                 if noise else "")),
-             "which kind of pause each histogram entry is: the histogram pools handshakes, "
-             "holds at mark termination and mark assists.  While tuning the assists of this "
-             "series, a temporary print of every pause over 1.5 ms in the pauses selftest "
-             "(256 MiB) found only mark assists, one of them a single 8 KiB scanning step "
-             "of 4.7 ms: not scanning work but time the vCPU did not run%s."
-             % ("" if res.has("pauses", "max_stall_phase") else
-                "; this file has no `max_stall_phase`, `slow_steps_*` or `stall_ns`"),
-             "a histogram per kind of pause (handshake, hold, assist) so that the report "
-             "can attribute the longest; in the %d MiB case the module's tracepoints and "
-             "the scheduler's `sched_switch` from the guest's tracefs, to tell VM stalls "
-             "from the module's own work; fewer, shorter assists (the collector thread "
-             "marking on both vCPUs when the mutators wait, so that less work is owed)."
-             % live_sizes[-1])
+        ctx.item("The longest pause grows with the live heap",
+                 "; ".join(ev) + "." + ("  With under 100 pauses per run, the nearest-rank p99 "
+                                        "is the max." if all((res.med("pauses", "gcarena",
+                                                                      "live=%dMiB" % lv,
+                                                                      "thread_pauses") or 0) < 100
+                                                             for lv in live_sizes) else ""),
+                 "gcarena's longest pause is %s longer at %d MiB than at %d MiB (%s; the ring: "
+                 "%s).%s%s%s"
+                 % (grow or rx(rring), live_sizes[-1], live_sizes[0],
+                    "histogram buckets" if grow else "pause ring", rx(rring),
+                    "" if noise else
+                    "  *Hypothesis*: some pause does work that grows with the heap (in a "
+                    "concurrent collector's pause only roots and stacks should be scanned), or "
+                    "waits that grow as the cycles get longer.", seen, noise +
+                    ("  A bigger heap means a longer run and more pauses (see the counts "
+                     "above), so more chances for one of them to contain such a stall."
+                     if noise else "")),
+                 "which kind of pause each histogram entry is: the histogram pools handshakes, "
+                 "holds at mark termination and mark assists.  While tuning the assists of this "
+                 "series, a temporary print of every pause over 1.5 ms in the pauses selftest "
+                 "(256 MiB) found only mark assists, one of them a single 8 KiB scanning step "
+                 "of 4.7 ms: not scanning work but time the vCPU did not run%s."
+                 % ("" if res.has("pauses", "max_stall_phase") else
+                    "; this file has no `max_stall_phase`, `slow_steps_*` or `stall_ns`"),
+                 "a histogram per kind of pause (handshake, hold, assist) so that the report "
+                 "can attribute the longest; in the %d MiB case the module's tracepoints and "
+                 "the scheduler's `sched_switch` from the guest's tracefs, to tell VM stalls "
+                 "from the module's own work; fewer, shorter assists (the collector thread "
+                 "marking on both vCPUs when the mutators wait, so that less work is owed)."
+                 % live_sizes[-1])
 
-    # 3. Mark throughput.
-    if "mark" in missed:
+
+def short_mark(ctx):
+    """3. Mark throughput."""
+    res, prof, mr_param, nat_param = ctx.res, ctx.prof, ctx.mr_param, ctx.nat_param
+    g_cpu_rate, memcpy_vm, r_vm = ctx.g_cpu_rate, ctx.memcpy_vm, ctx.r_vm
+    nat_rate, nat_cp, r_nat = ctx.nat_rate, ctx.nat_cp, ctx.r_nat
+    if "mark" in ctx.missed:
         ev = ["in the VM gcarena collects %s of live heap per CPU-second against memcpy's %s "
               "(%s) and Boehm's %s (%s CPU per forced cycle against Boehm's %s; an empty heap "
               "costs gcarena %s)"
@@ -1534,30 +1595,33 @@ def main(argv):
             ev.append("perf puts %s of the mark path's samples in `gca_mark_word` + "
                       "`gca_span_of`" % pct(sum(pc for pc, s_ in mk
                                                  if s_ in ("gca_mark_word", "gca_span_of")) / tot))
-        item("Mark throughput: instructions per scanned word",
-             "; ".join(ev) + ".",
-             "the mark loop executes %s per word scanned, where memcpy needs a fraction of "
-             "one.  `gca_span_of()` and `gca_mark_word()` are inlined into the scan loop "
-             "(before 6c9e0b4 each word cost two out-of-line calls: mark_native then marked "
-             "767 MB/s on this host against 1.7-2.4 GB/s after), so what remains per word "
-             "is the work itself: a range check, then for a heap pointer a chain of "
-             "dependent loads (the chunk's span table, the span struct, its alloc and mark "
-             "bitmaps) and the object's own cache line when it is queued and later "
-             "scanned; memcpy streams through memory.  `ops->map()` is still an indirect "
-             "call per 4 KiB (`GCA_MAP_GRAIN`)."
-             % ("about %.0f instructions" % ipw if ipw else "many instructions"),
-             "how much of the VM's lower ratio (%s against %s natively) is TCG's emulation, "
-             "which costs the mark loop and memcpy's vector or `rep movsb` code differently; "
-             "the profile in the VM (above) times the collector thread inside binary-trees, "
-             "not `markrate` alone." % (rx(r_vm), rx(r_nat)),
-             "prefetch an object when it is queued (Boehm's mark stack does) so that its "
-             "line is in cache when it is scanned; test the mark bit before the alloc bit "
-             "(an already marked object, the common case late in a cycle, then costs one "
-             "bitmap load); map once per span instead of per 4 KiB; check each step with "
-             "`mark_native` under callgrind (instructions per word) before the VM.")
+        ctx.item("Mark throughput: instructions per scanned word",
+                 "; ".join(ev) + ".",
+                 "the mark loop executes %s per word scanned, where memcpy needs a fraction of "
+                 "one.  `gca_span_of()` and `gca_mark_word()` are inlined into the scan loop "
+                 "(before 6c9e0b4 each word cost two out-of-line calls: mark_native then marked "
+                 "767 MB/s on this host against 1.7-2.4 GB/s after), so what remains per word "
+                 "is the work itself: a range check, then for a heap pointer a chain of "
+                 "dependent loads (the chunk's span table, the span struct, its alloc and mark "
+                 "bitmaps) and the object's own cache line when it is queued and later "
+                 "scanned; memcpy streams through memory.  `ops->map()` is still an indirect "
+                 "call per 4 KiB (`GCA_MAP_GRAIN`)."
+                 % ("about %.0f instructions" % ipw if ipw else "many instructions"),
+                 "how much of the VM's lower ratio (%s against %s natively) is TCG's emulation, "
+                 "which costs the mark loop and memcpy's vector or `rep movsb` code differently; "
+                 "the profile in the VM (above) times the collector thread inside binary-trees, "
+                 "not `markrate` alone." % (rx(r_vm), rx(r_nat)),
+                 "prefetch an object when it is queued (Boehm's mark stack does) so that its "
+                 "line is in cache when it is scanned; test the mark bit before the alloc bit "
+                 "(an already marked object, the common case late in a cycle, then costs one "
+                 "bitmap load); map once per span instead of per 4 KiB; check each step with "
+                 "`mark_native` under callgrind (instructions per word) before the VM.")
 
-    # 4. Heap bounds.
-    if "heap" in missed:
+
+def short_heap(ctx):
+    """4. Heap bounds."""
+    res, ho_gc = ctx.res, ctx.ho_gc
+    if "heap" in ctx.missed:
         ev, bad, chunk_over, real = [], [], [], []
         for p in ho_gc:
             gcp = int(param_get(p, "gcp"))
@@ -1630,21 +1694,24 @@ def main(argv):
                        "bound.  *Hypothesis*: the mutator "
                        "allocates between the trigger and the end of the concurrent mark, and "
                        "the trigger leaves too little room" % "; ".join(real))
-        item("Peak heap over (1 + GOGC/100) × live + 10%% (GOGC=%s)" % ", ".join(bad),
-             "; ".join(ev) + ".",
-             ("; ".join(why) if why else "the peaks above") + ".",
-             "heap_live and next_gc per cycle, and when the peak was reached (during the "
-             "mark or after it).",
-             "(a) grow the heap by what the pacer's goal needs (page granularity, or a chunk "
-             "size scaled to the heap) instead of a fixed %d MiB, and rerun; (b) make the "
-             "trigger adapt as Go 1.21's does (from the heap growth measured during each "
-             "mark) so that marks end before the goal with less allocated black; (c) make "
-             "stricter assists affordable: shorter assist steps and a pause histogram per "
-             "kind, so that the mutators can pay more of the mark (the no-credit variant "
-             "above) without the longest pause becoming a VM stall caught in an assist." % CHUNK_MIB)
+        ctx.item("Peak heap over (1 + GOGC/100) × live + 10%% (GOGC=%s)" % ", ".join(bad),
+                 "; ".join(ev) + ".",
+                 ("; ".join(why) if why else "the peaks above") + ".",
+                 "heap_live and next_gc per cycle, and when the peak was reached (during the "
+                 "mark or after it).",
+                 "(a) grow the heap by what the pacer's goal needs (page granularity, or a chunk "
+                 "size scaled to the heap) instead of a fixed %d MiB, and rerun; (b) make the "
+                 "trigger adapt as Go 1.21's does (from the heap growth measured during each "
+                 "mark) so that marks end before the goal with less allocated black; (c) make "
+                 "stricter assists affordable: shorter assist steps and a pause histogram per "
+                 "kind, so that the mutators can pay more of the mark (the no-credit variant "
+                 "above) without the longest pause becoming a VM stall caught in an assist." % CHUNK_MIB)
 
-    # 5. Memory limit.
-    if "limit" in missed and lim_p:
+
+def short_limit(ctx):
+    """5. Memory limit."""
+    res, lim_p = ctx.res, ctx.lim_p
+    if "limit" in ctx.missed and lim_p:
         p = lim_p[0]
         to = res.get("heapover", "gcarena", p, "timed_out")
         timed_out = bool(to and to["max"] > 0)
@@ -1678,43 +1745,63 @@ def main(argv):
             why.append("the peak still went %s over the limit in the worst run, so the limit "
                        "is not enforced at every moment (*hypothesis*: while a cycle is "
                        "running, allocation grows the heap past it)" % pct(wsl - 1))
-        item("A memory limit just above the live heap: thrashing and overshoot",
-             "with the live heap at %s%% of the limit (`%s`): %s cycles (up to %s), %s of "
-             "the replacements done in %s s%s, peak sys / limit %s (worst run %s).  The same "
-             "work without a limit (`%s`): %s s, %s cycles."
-             % (param_get(p, "limit_pct"), p, num(ng),
-                num(res.worst("heapover", "gcarena", p, "num_gc")),
-                pct(res.med("heapover", "gcarena", p, "done_fraction")),
-                num(res.med("heapover", "gcarena", p, "time_s")),
-                " (the deadline)" if timed_out else "",
-                num(res.med("heapover", "gcarena", p, "sys_over_limit")), num(wsl), base,
-                num(res.med("heapover", "gcarena", base, "time_s")), num(ngb)),
-             "; ".join(why) + "." if why else "the peak over the limit (table above).",
-             "the goal per cycle against heap_marked, and when the peak over the limit "
-             "happens (the results file does not tie it to a cycle or a phase).",
-             "add Go's GC CPU limiter (mgclimit.go: at most 50% of CPU to the collector; "
-             "the heap may then exceed the goal) so that the program progresses; reduce the "
-             "fragmentation the limit pays for: refill from the fullest partial span first, "
-             "so that the emptiest ones drain, are freed and their pages released.")
+        ctx.item("A memory limit just above the live heap: thrashing and overshoot",
+                 "with the live heap at %s%% of the limit (`%s`): %s cycles (up to %s), %s of "
+                 "the replacements done in %s s%s, peak sys / limit %s (worst run %s).  The same "
+                 "work without a limit (`%s`): %s s, %s cycles."
+                 % (param_get(p, "limit_pct"), p, num(ng),
+                    num(res.worst("heapover", "gcarena", p, "num_gc")),
+                    pct(res.med("heapover", "gcarena", p, "done_fraction")),
+                    num(res.med("heapover", "gcarena", p, "time_s")),
+                    " (the deadline)" if timed_out else "",
+                    num(res.med("heapover", "gcarena", p, "sys_over_limit")), num(wsl), base,
+                    num(res.med("heapover", "gcarena", base, "time_s")), num(ngb)),
+                 "; ".join(why) + "." if why else "the peak over the limit (table above).",
+                 "the goal per cycle against heap_marked, and when the peak over the limit "
+                 "happens (the results file does not tie it to a cycle or a phase).",
+                 "add Go's GC CPU limiter (mgclimit.go: at most 50% of CPU to the collector; "
+                 "the heap may then exceed the goal) so that the program progresses; reduce the "
+                 "fragmentation the limit pays for: refill from the fullest partial span first, "
+                 "so that the emptiest ones drain, are freed and their pages released.")
 
-    # 6. Fewer runs than asked.
+
+def short_runs(ctx):
+    """6. Fewer runs than asked."""
+    vm_min_runs = ctx.vm_min_runs
     if vm_min_runs < 5:
-        item("Fewer runs than the issue asks",
-             "%s per case for the VM timings (`rounds: %s`)."
-             % (plural(vm_min_runs, "run"), meta("rounds")),
-             "the ratios above rest on single runs on a host whose load average was %s; "
-             "their noise is unknown." % meta("load_during"),
-             "",
-             "rerun `make bench` (`BENCH_ROUNDS` defaults to 5; the heap-overhead and "
-             "256 MiB pause cases run 3 rounds of pooled figures), on a quieter host if "
-             "possible.", why="Consequence")
+        ctx.item("Fewer runs than the issue asks",
+                 "%s per case for the VM timings (`rounds: %s`)."
+                 % (plural(vm_min_runs, "run"), ctx.meta("rounds")),
+                 "the ratios above rest on single runs on a host whose load average was %s; "
+                 "their noise is unknown." % ctx.meta("load_during"),
+                 "",
+                 "rerun `make bench` (`BENCH_ROUNDS` defaults to 5; the heap-overhead and "
+                 "256 MiB pause cases run 3 rounds of pooled figures), on a quieter host if "
+                 "possible.", why="Consequence")
 
-    if n == 0:
+
+def write_shortfalls(ctx):
+    """An entry per group of targets not met."""
+    w = ctx.w
+    w("## Where gcarena falls short: measured bottlenecks and next steps")
+    w()
+    w("For each target not met: what was measured, the bottleneck those measurements show, "
+      "what they cannot tell (and what would have to be measured), and the next step.  "
+      "*Hypothesis* marks what the figures suggest but do not prove.  Statements about the "
+      "code refer to the commit measured (%s)." % ctx.meta("git_commit"))
+    w()
+    for entry in (short_mutator, short_pauses, short_mark, short_heap, short_limit,
+                  short_runs):
+        entry(ctx)
+    if ctx.items == 0:
         w("Every target is met in this run.")
         w()
 
-    # ---- what the file does not hold ----
-    note_missing = sorted(set(note_missing))
+
+def write_missing(ctx):
+    """The statistics the tables left out."""
+    w = ctx.w
+    note_missing = sorted(set(ctx.note_missing))
     if note_missing:
         w("## Columns left out")
         w()
@@ -1724,6 +1811,9 @@ def main(argv):
           % "; ".join("*%s*" % h for h in note_missing))
         w()
 
+
+def write_files(ctx):
+    w = ctx.w
     w("## Files")
     w()
     w("- `tests/bench/bench.h`: the allocation interface; `backend_{gcarena,boehm,glibc}.c`.")
@@ -1736,8 +1826,34 @@ def main(argv):
       "tests/bench/errors.tsv tests/bench tests/bench/vm-profile.txt`.")
     w()
 
+
+SECTIONS = (write_setup, write_targets, write_run_itself, write_binary_trees, write_gcbench,
+            write_allocrate, write_pauses, write_mark, write_heapover, write_vm_profiles,
+            write_shortfalls, write_missing, write_files)
+
+
+def main(argv):
+    if len(argv) not in (5, 6):
+        sys.stderr.write(__doc__)
+        return 2
+    res = Results(argv[1])
+    prof = Profile(argv[2])
+    vmprof = VMProfile(argv[5] if len(argv) == 6 else None)
+    errors = []
+    if os.path.exists(argv[3]):
+        with open(argv[3], errors="replace") as f:
+            errors = [l.rstrip("\n").split("\t") for l in f if l.startswith("E\t")]
+    outdir = argv[4]
+    plotdir = os.path.join(outdir, "plots")
+    os.makedirs(plotdir, exist_ok=True)
+    os.makedirs(PLOT_DATA, exist_ok=True)
+    ctx = Context(res, prof, vmprof, errors, plotdir)
+    for judge in TARGETS:
+        judge(ctx)
+    for section in SECTIONS:
+        section(ctx)
     with open(os.path.join(outdir, "REPORT.md"), "w") as f:
-        f.write("\n".join(rep.lines))
+        f.write("\n".join(ctx.rep.lines))
     return 0
 
 
