@@ -18,6 +18,8 @@
 #        the native profile and the failed runs, kept next to it
 #        (tests/bench/native-profile.txt, tests/bench/errors.tsv) so that
 #        the report can be rewritten without rerunning (report.py's usage).
+#        tests/bench/ANALYSIS.md, what the figures mean, is written by
+#        hand: a run does not touch it.
 #        When the VM produced no result at all, the committed files are
 #        left as they were.  Raw logs stay in build/bench/.  About 10
 #        minutes.
@@ -168,4 +170,5 @@ cp "$out/vm-profile.txt" "$src/vm-profile.txt"
 python3 "$src/report.py" "$src/results.tsv" "$src/native-profile.txt" "$src/errors.tsv" "$src" \
 	"$src/vm-profile.txt"
 echo "bench: wrote $src/results.tsv, $src/REPORT.md and $src/plots/ ($(( $(date +%s) - start ))s)"
+echo "bench: $src/ANALYSIS.md is written by hand and still reads the run it names: update it"
 exit "$vmrc"
