@@ -283,6 +283,139 @@ static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
 }
 
 /*
+ * t's stack is due for the scan in force: scan it from the sp it answers
+ * at, in its own context (copy_from_user()), under checkmark without the
+ * signal frame's registers (see the top of this file).  Called with
+ * a->lock held; drops it around the scan.  0 or -errno.
+ */
+static int gca_scan_own_stack(struct gca_arena *a, struct gca_thread *t,
+			      const struct gca_handshake *hs, bool collect)
+{
+	u64 scan = a->scan_id, lo = t->stack_lo, hi = t->stack_hi;
+	u64 ts = ktime_get_ns(), skip_lo = 0, skip_hi = 0;
+	int err;
+
+	lockdep_assert_held(&a->lock);
+	if (a->heap.checking) {
+		skip_lo = hs->regs_lo;
+		skip_hi = hs->regs_hi;
+	}
+	mutex_unlock(&a->lock);
+	err = gca_scan_stack(a, NULL, lo, hi, hs->sp, skip_lo, skip_hi);
+	gca_lock_mutator(a);
+	/* gca_collect()'s caller records its pieces of work */
+	if (collect)
+		gca_record_pause(a, ktime_get_ns() - ts);
+	if (!err && a->scan_id == scan)
+		t->scanned_cycle = scan;
+	gca_wake_collector(a);
+	return err;
+}
+
+/*
+ * Nothing more to do in this phase: wait for the next phase change (held
+ * at mark termination, or GCA_IOC_COLLECT waiting for its cycles).
+ * *held_since is when the caller's hold at mark termination began, 0
+ * when it is not held.  Called and returns with a->lock held; drops it
+ * for the wait.  0 or -EINTR.
+ */
+static int gca_handshake_wait(struct gca_arena *a, struct gca_thread *t,
+			      bool collect, u64 *held_since)
+{
+	u64 gen;
+	int err;
+
+	lockdep_assert_held(&a->lock);
+	if (a->dying)
+		return -EINTR;
+	if (t && a->phase == GCA_PHASE_MARK_TERM && !*held_since)
+		*held_since = ktime_get_ns();
+	if (*held_since && a->phase != GCA_PHASE_MARK_TERM) {
+		/* released: the hold is recorded in its own cycle */
+		if (collect)
+			gca_record_pause(a, ktime_get_ns() - *held_since);
+		*held_since = 0;
+	}
+	gen = a->phase_gen;
+	mutex_unlock(&a->lock);
+	err = wait_event_interruptible(a->cycle_wq,
+				       READ_ONCE(a->phase_gen) != gen ||
+				       READ_ONCE(a->dying));
+	gca_lock_mutator(a);
+	/*
+	 * -EINTR, not -ERESTARTSYS: the spans were taken back, so a
+	 * transparent restart would give them back twice.  The library
+	 * answers again, without spans.
+	 */
+	return err ? -EINTR : 0;
+}
+
+/*
+ * gca_handshake()'s rounds: answer each round in force and do its work
+ * until the handshake is over (the caller no longer held at mark
+ * termination; with collect, once the cycle number reaches target).
+ * *worked is set if the caller did work for the collector.  Called and
+ * returns with a->lock held; drops it around scans and waits.  0 or
+ * -errno.
+ */
+static int gca_answer_rounds(struct gca_arena *a, struct gca_thread *t,
+			     const struct gca_handshake *hs, bool collect,
+			     u64 target, bool *worked)
+{
+	u64 held_since = 0, ts;
+	int ret;
+
+	for (;;) {
+		bool in_cycle = a->phase == GCA_PHASE_MARK ||
+				a->phase == GCA_PHASE_MARK_TERM;
+
+		/*
+		 * A stack due for scanning is scanned before the round is
+		 * answered: the collector may end the mark as soon as the
+		 * last thread answers mark termination, and a thread that
+		 * registered after the scan stage (its stack still due)
+		 * would shade what it holds after the final drain.
+		 */
+		if (t && in_cycle && a->stage != GCA_STAGE_BARRIER &&
+		    t->scanned_cycle != a->scan_id) {
+			*worked = true;
+			ret = gca_scan_own_stack(a, t, hs, collect);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (t && in_cycle && t->acked_seq != a->hs_seq) {
+			t->acked_seq = a->hs_seq;
+			t->barrier_cycle = a->cycle;
+			*worked = true;
+			gca_wake_collector(a);
+		}
+		ts = ktime_get_ns();
+		ret = gca_help_scan(a, NULL);
+		if (ret > 0 && collect)
+			gca_record_pause(a, ktime_get_ns() - ts);
+		if (ret < 0)
+			return ret;
+		if (ret > 0) {
+			*worked = true;
+			continue;
+		}
+		/* an aborted cycle does not count: ask again */
+		if (collect && a->num_gc < target &&
+		    a->phase == GCA_PHASE_OFF && a->request == GCA_GC_NONE) {
+			a->request = GCA_GC_MANUAL;
+			gca_wake_collector(a);
+		}
+		if (collect ? a->num_gc >= target :
+			      (!t || a->phase != GCA_PHASE_MARK_TERM))
+			return 0;
+		ret = gca_handshake_wait(a, t, collect, &held_since);
+		if (ret)
+			return ret;
+	}
+}
+
+/*
  * GCA_IOC_HANDSHAKE and GCA_IOC_COLLECT.  The barrier buffer and the
  * spans have been taken back by the caller.  Answer the round in force
  * and do its work; at mark termination stay held until sweeping starts.
@@ -293,10 +426,10 @@ static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
 int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		  const struct gca_handshake *hs, bool collect)
 {
-	u64 t0 = ktime_get_ns(), held_since = 0, gen, ts;
+	u64 t0 = ktime_get_ns();
 	bool worked = false;
 	u64 target = 0;
-	int ret = 0, err;
+	int ret;
 
 	gca_lock_mutator(a);
 	if (t) {
@@ -327,105 +460,14 @@ int gca_handshake(struct gca_arena *a, struct gca_thread *t,
 		a->collect_waiters++;
 		gca_wake_collector(a);
 	}
-	for (;;) {
-		bool in_cycle = a->phase == GCA_PHASE_MARK ||
-				a->phase == GCA_PHASE_MARK_TERM;
-
-		/*
-		 * A stack due for scanning is scanned before the round is
-		 * answered: the collector may end the mark as soon as the
-		 * last thread answers mark termination, and a thread that
-		 * registered after the scan stage (its stack still due)
-		 * would shade what it holds after the final drain.
-		 */
-		if (t && in_cycle && a->stage != GCA_STAGE_BARRIER &&
-		    t->scanned_cycle != a->scan_id) {
-			u64 scan = a->scan_id, lo = t->stack_lo, hi = t->stack_hi;
-			u64 ts = ktime_get_ns(), skip_lo = 0, skip_hi = 0;
-
-			if (a->heap.checking) {
-				skip_lo = hs->regs_lo;
-				skip_hi = hs->regs_hi;
-			}
-			mutex_unlock(&a->lock);
-			err = gca_scan_stack(a, NULL, lo, hi, hs->sp, skip_lo,
-					     skip_hi);
-			gca_lock_mutator(a);
-			worked = true;
-			/* gca_collect()'s caller records its pieces of work */
-			if (collect)
-				gca_record_pause(a, ktime_get_ns() - ts);
-			if (!err && a->scan_id == scan)
-				t->scanned_cycle = scan;
-			gca_wake_collector(a);
-			if (err) {
-				ret = err;
-				break;
-			}
-			continue;
-		}
-		if (t && in_cycle && t->acked_seq != a->hs_seq) {
-			t->acked_seq = a->hs_seq;
-			t->barrier_cycle = a->cycle;
-			worked = true;
-			gca_wake_collector(a);
-		}
-		ts = ktime_get_ns();
-		err = gca_help_scan(a, NULL);
-		if (err > 0 && collect)
-			gca_record_pause(a, ktime_get_ns() - ts);
-		if (err < 0) {
-			ret = err;
-			break;
-		}
-		if (err > 0) {
-			worked = true;
-			continue;
-		}
-		/* an aborted cycle does not count: ask again */
-		if (collect && a->num_gc < target &&
-		    a->phase == GCA_PHASE_OFF && a->request == GCA_GC_NONE) {
-			a->request = GCA_GC_MANUAL;
-			gca_wake_collector(a);
-		}
-		if (collect ? a->num_gc >= target :
-			      (!t || a->phase != GCA_PHASE_MARK_TERM))
-			break;
-		if (a->dying) {
-			ret = -EINTR;
-			break;
-		}
-		if (t && a->phase == GCA_PHASE_MARK_TERM && !held_since)
-			held_since = ktime_get_ns();
-		if (held_since && a->phase != GCA_PHASE_MARK_TERM) {
-			/* released: the hold is recorded in its own cycle */
-			if (collect)
-				gca_record_pause(a, ktime_get_ns() - held_since);
-			held_since = 0;
-		}
-		gen = a->phase_gen;
-		mutex_unlock(&a->lock);
-		err = wait_event_interruptible(a->cycle_wq,
-					       READ_ONCE(a->phase_gen) != gen ||
-					       READ_ONCE(a->dying));
-		gca_lock_mutator(a);
-		/*
-		 * -EINTR, not -ERESTARTSYS: the spans were taken back, so a
-		 * transparent restart would give them back twice.  The
-		 * library answers again, without spans.
-		 */
-		if (err) {
-			ret = -EINTR;
-			break;
-		}
-	}
+	ret = gca_answer_rounds(a, t, hs, collect, target, &worked);
 	if (collect)
 		a->collect_waiters--;
 	/*
 	 * A handshake is a pause from entry to exit (the barrier buffer and
 	 * the cache were flushed just before: ioctl.c adds that time).  For
-	 * gca_collect() only the pieces above count: waiting for a cycle one
-	 * asked for is not a pause.
+	 * gca_collect() only its pieces of work count (gca_answer_rounds()
+	 * records them): waiting for a cycle one asked for is not a pause.
 	 */
 	if (t && !collect && worked)
 		gca_record_pause(a, ktime_get_ns() - t0);
