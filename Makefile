@@ -38,9 +38,6 @@
 # verbose builds (passed on to kbuild), VM_TIMEOUT=<s> for vm-check,
 # VM_TIMEOUT_DEBUG / VM_TIMEOUT_RT for the other two VM layers and
 # TEST_TIMEOUT_DEBUG=<s> for each test program on the debug kernel.
-#
-# Subdirectories that do not exist yet are skipped with a
-# "gca-result: skip" line rather than failing the build.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -138,21 +135,13 @@ vm_run() { \
 	local vmopts=(); \
 	while [ $$# -gt 0 ] && [ "$$1" != -- ]; do vmopts+=("$$1"); shift; done; \
 	[ $$# -gt 0 ] && shift; \
-	if [ ! -f kmod/Kbuild ] && [ ! -f kmod/Makefile ]; then \
-		echo "gca-result: skip $$what (kmod/ not present yet)"; \
-		return 0; \
-	fi; \
 	if [ ! -f "$$ko" ]; then \
 		echo "$$what: $$ko is not built" >&2; \
 		return 1; \
 	fi; \
 	$(resolve_sh); \
-	local bins=; \
-	if [ -f $(SELFTESTS)/Makefile ]; then \
-		bins=$$($(MAKE) -s --no-print-directory -C $(SELFTESTS) list); \
-	else \
-		echo "gca-result: skip selftests ($(SELFTESTS)/Makefile not present yet)"; \
-	fi; \
+	local bins; \
+	bins=$$($(MAKE) -s --no-print-directory -C $(SELFTESTS) list); \
 	local files=() names=(); \
 	for b in $$bins $(EXAMPLE_BINS); do \
 		if [ -n "$(T)" ] && ! echo " $(T) " | grep -q " $${b##*/} "; then \
@@ -197,11 +186,7 @@ deps:
 	$(Q)mkdir -p $(BUILD) && touch $(BUILD)/.deps
 
 module: | $(BUILD)/.deps
-	$(Q)if [ ! -f kmod/Kbuild ] && [ ! -f kmod/Makefile ]; then \
-		echo "gca-result: skip module (kmod/Kbuild not present yet)"; \
-		exit 0; \
-	fi; \
-	kdir="$(KDIR)"; \
+	$(Q)kdir="$(KDIR)"; \
 	if [ -z "$$kdir" ]; then \
 		echo "module: no kernel build directory (set KDIR=...)" >&2; \
 		exit 1; \
@@ -211,26 +196,14 @@ module: | $(BUILD)/.deps
 		echo "module: kmod/gcarena.ko was not produced" >&2; exit 1; }
 
 lib: | $(BUILD)/.deps
-	$(Q)if [ ! -f userlib/Makefile ]; then \
-		echo "gca-result: skip lib (userlib/Makefile not present yet)"; \
-		exit 0; \
-	fi; \
-	$(MAKE) -C userlib
+	$(Q)$(MAKE) -C userlib
 
 # The selftests link against the library.
 selftests: lib | $(BUILD)/.deps
-	$(Q)if [ ! -f $(SELFTESTS)/Makefile ]; then \
-		echo "gca-result: skip selftests ($(SELFTESTS)/Makefile not present yet)"; \
-		exit 0; \
-	fi; \
-	$(MAKE) -C $(SELFTESTS)
+	$(Q)$(MAKE) -C $(SELFTESTS)
 
 unit: | $(BUILD)/.deps
-	$(Q)if [ ! -f tests/unit/Makefile ]; then \
-		echo "gca-result: skip unit (tests/unit/Makefile not present yet)"; \
-		exit 0; \
-	fi; \
-	$(MAKE) -C tests/unit run
+	$(Q)$(MAKE) -C tests/unit run
 
 vm-check: all
 	$(Q)mkdir -p $(LOGDIR)
@@ -354,16 +327,14 @@ check: $(BUILD)/.deps
 	tests/summarize.sh $(LOGDIR)/*.log
 
 clean:
-	$(Q)if [ -f kmod/Kbuild ] || [ -f kmod/Makefile ]; then \
-		kdir="$(KDIR)"; \
-		if [ -n "$$kdir" ]; then \
-			$(MAKE) -C "$$kdir" M=$(CURDIR) clean; \
-		else \
-			echo "clean: no kernel build dir, module objects left" >&2; \
-		fi; \
+	$(Q)kdir="$(KDIR)"; \
+	if [ -n "$$kdir" ]; then \
+		$(MAKE) -C "$$kdir" M=$(CURDIR) clean; \
+	else \
+		echo "clean: no kernel build dir, module objects left" >&2; \
 	fi
 	$(Q)for d in userlib $(SELFTESTS) tests/unit tools examples; do \
-		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; \
+		$(MAKE) -C $$d clean; \
 	done
 	$(Q)rm -rf $(BUILD)
 
