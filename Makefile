@@ -7,14 +7,14 @@
 #   make lib        userlib/
 #   make selftests  tests/selftests/
 #   make unit       host-side unit tests (tests/unit, target "run")
-#   make vm-check   selftests in a qemu VM on Debian's stock kernel
-#                   (log: build/logs/vm-check.log)
+#   make vm-check   selftests and examples in a qemu VM on Debian's
+#                   stock kernel (log: build/logs/vm-check.log)
 #   make vm-check-debug  the same on a DEBUG kernel (KASAN, lockdep,
 #                   kmemleak, ...; scripts/debug-kernel.sh builds it once,
 #                   ~15 min), plus the KUnit module and a kmemleak check
-#                   (log: build/logs/vm-debug.log)
-#   make vm-check-rt  the same on Debian's PREEMPT_RT kernel
-#                   (log: build/logs/vm-rt.log)
+#                   (log: build/logs/vm-check-debug.log)
+#   make vm-check-rt  the same on Debian's PREEMPT_RT kernel, checkmark on
+#                   (log: build/logs/vm-check-rt.log)
 #   make module-debug, module-rt  gcarena.ko for those kernels, built in
 #                   build/ko-debug/ and build/ko-rt/ (kmod/ is untouched)
 #   make demo       the demo program in the VM
@@ -22,9 +22,9 @@
 #                   at once, under interference, for SOAK_MINUTES (30);
 #                   ends "soak: N checkmarked cycles, M misses in K runs"
 #                   (tests/vm/soak.sh; logs: build/logs/soak/)
-#   make check      deps, all, unit, vm-check, vm-debug, vm-rt: every layer
-#                   even if one fails, then tests/summarize.sh over
-#                   build/logs/*.log; its last line is
+#   make check      deps, all, unit, vm-check, vm-check-debug, vm-check-rt:
+#                   every layer even if one fails, then tests/summarize.sh
+#                   over build/logs/*.log; its last line is
 #                   "N passed, M failed, K skipped".  CI runs this.
 #   make deps       install every package the project uses
 #   make bench      benchmarks against Boehm GC and glibc malloc, ~30 min:
@@ -32,6 +32,10 @@
 #                   tests/bench/bench.mk; bench-smoke: each once, tiny)
 #   make tools, examples, install, install-check, dkms-check,
 #                   profile-check: see mk/userland.mk and mk/profile.mk
+#   make X-check-run  for each X-check above but check: the same without
+#                   what X-check builds first and without a log of its
+#                   own, as `make check` runs it (vm-check-debug-run and
+#                   vm-check-rt-run still build their module)
 #   make clean
 #
 # Variables: KDIR=<kernel build dir> (default: scripts/kdir.sh), V=1 for
@@ -71,7 +75,7 @@ FUZZ_SECONDS ?= 60
 # The examples run in the VM too, after the selftests (exit 0 = pass).
 EXAMPLE_BINS := $(CURDIR)/examples/tree $(CURDIR)/examples/server
 # Only these selftests (names, e.g. T="gca_torture gca_pauses"), for the
-# vm-* targets; all when empty.
+# vm-check* targets; all when empty.
 T ?=
 TEST_TIMEOUT_DEBUG ?= 1200
 VM_TIMEOUT_RT ?= 1800
@@ -170,9 +174,9 @@ include mk/userland.mk mk/profile.mk
 # Benchmarks: bench, bench-smoke.
 include tests/bench/bench.mk
 
-.PHONY: all deps module lib selftests unit vm-check vm-run demo check clean help soak \
-	module-debug module-rt vm-check-debug vm-check-rt vm-run-debug vm-run-rt \
-	check-vm-debug check-vm-rt
+.PHONY: all deps module lib selftests unit demo check clean help soak \
+	module-debug module-rt vm-check vm-check-debug vm-check-rt \
+	vm-check-run vm-check-debug-run vm-check-rt-run
 
 all: module lib selftests tools examples
 
@@ -205,21 +209,23 @@ selftests: lib | $(BUILD)/.deps
 unit: | $(BUILD)/.deps
 	$(Q)$(MAKE) -C tests/unit run
 
-vm-check: all
-	$(Q)mkdir -p $(LOGDIR)
-	$(Q)$(MAKE) --no-print-directory vm-run 2>&1 | tee $(LOGDIR)/vm-check.log
-
-# vm-check without rebuilding first: `make check` has just built, or
-# tried to, and a failed build must not stop the VM layer from reporting.
-vm-run:
-	$(Q)$(vm_run_sh); \
-	vm_run vm-check kmod/gcarena.ko $(VM_TIMEOUT)
-
-# --- the debug and PREEMPT_RT kernels --------------------------------
+# --- the VM layers -----------------------------------------------------
+# Three kernels, one scheme: vm-check, vm-check-debug and vm-check-rt
+# build everything (`make all`), then run their -run target with its
+# output in build/logs/TARGET.log.  The -run targets do not build `all`:
+# `make check` has just built it, or tried to, and a failed build must
+# not stop a VM layer from reporting; the debug and RT ones build their
+# own module first (the kernel too, if it is not built yet).
 # The RT layer also runs with checkmark=1: every cycle of every selftest
 # is verified (tests/vm/guest-check.sh --checkmark).
-# module-*: build (kernel if needed, then module); vm-run-*: only the VM,
-# with what is built; vm-check-*: everything, logged like vm-check.
+
+vm-check vm-check-debug vm-check-rt: all
+	$(Q)mkdir -p $(LOGDIR)
+	$(Q)$(MAKE) --no-print-directory $@-run 2>&1 | tee $(LOGDIR)/$@.log
+
+vm-check-run:
+	$(Q)$(vm_run_sh); \
+	vm_run vm-check kmod/gcarena.ko $(VM_TIMEOUT)
 
 module-debug: | $(BUILD)/.deps
 	$(Q)scripts/deps.sh rsync
@@ -235,7 +241,7 @@ module-rt: | $(BUILD)/.deps
 
 # The debug VM also runs every KUnit module the debug build produced
 # (kmod/*_test.ko, e.g. gcarena_test.ko) and checks kmemleak at the end.
-vm-run-debug:
+vm-check-debug-run: module-debug
 	$(Q)$(vm_run_sh); \
 	kdir=$$(scripts/debug-kernel.sh --where) || { \
 		echo "vm-check-debug: the debug kernel is not built (make module-debug)" >&2; \
@@ -251,7 +257,7 @@ vm-run-debug:
 		-k "$$kdir/arch/x86/boot/bzImage" $${extra[@]+"$${extra[@]}"} \
 		-- "$${guest[@]}"
 
-vm-run-rt:
+vm-check-rt-run: module-rt
 	$(Q)$(vm_run_sh); \
 	image=$$(scripts/rt-kernel.sh --where | sed -n 2p) || image=; \
 	if [ -z "$$image" ]; then \
@@ -260,21 +266,6 @@ vm-run-rt:
 	fi; \
 	vm_run vm-check-rt $(KO_RT)/kmod/gcarena.ko $(VM_TIMEOUT_RT) -k "$$image" \
 		-- --checkmark
-
-# For `make check`: build this layer's module, then run its VM.
-check-vm-debug: module-debug
-	$(Q)$(MAKE) --no-print-directory vm-run-debug
-
-check-vm-rt: module-rt
-	$(Q)$(MAKE) --no-print-directory vm-run-rt
-
-vm-check-debug: all
-	$(Q)mkdir -p $(LOGDIR)
-	$(Q)$(MAKE) --no-print-directory check-vm-debug 2>&1 | tee $(LOGDIR)/vm-debug.log
-
-vm-check-rt: all
-	$(Q)mkdir -p $(LOGDIR)
-	$(Q)$(MAKE) --no-print-directory check-vm-rt 2>&1 | tee $(LOGDIR)/vm-rt.log
 
 demo: all
 	$(Q)$(resolve_sh); \
@@ -316,12 +307,12 @@ check: $(BUILD)/.deps
 	layer unit yes $(MAKE) --no-print-directory unit; \
 	layer fuzz yes $(MAKE) --no-print-directory -C tests/unit fuzz \
 		FUZZ_SECONDS=$(FUZZ_SECONDS); \
-	layer vm-check yes $(MAKE) --no-print-directory vm-run; \
-	layer vm-debug yes $(MAKE) --no-print-directory check-vm-debug; \
-	layer vm-rt yes $(MAKE) --no-print-directory check-vm-rt; \
+	layer vm-check yes $(MAKE) --no-print-directory vm-check-run; \
+	layer vm-check-debug yes $(MAKE) --no-print-directory vm-check-debug-run; \
+	layer vm-check-rt yes $(MAKE) --no-print-directory vm-check-rt-run; \
 	layer install-check yes $(MAKE) --no-print-directory install-check-run; \
 	layer dkms-check yes $(MAKE) --no-print-directory dkms-check-run; \
-	layer profile-check yes $(MAKE) --no-print-directory profile-run; \
+	layer profile-check yes $(MAKE) --no-print-directory profile-check-run; \
 	layer bench-smoke yes $(MAKE) --no-print-directory bench-smoke; \
 	echo "=== gcarena check: summary"; \
 	tests/summarize.sh $(LOGDIR)/*.log

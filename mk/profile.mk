@@ -15,14 +15,14 @@
 PROFILE_DIR := $(BUILD)/profile
 PROFILE_BIN := $(SELFTESTS)/gca_profile
 
-.PHONY: profile-check profile-run
+.PHONY: profile-check profile-check-run
 
 profile-check: all
 	$(Q)mkdir -p $(LOGDIR)
-	$(Q)$(MAKE) --no-print-directory profile-run 2>&1 | tee $(LOGDIR)/profile-check.log
+	$(Q)$(MAKE) --no-print-directory profile-check-run 2>&1 | tee $(LOGDIR)/profile-check.log
 
 # Without building first (for `make check`).
-profile-run:
+profile-check-run:
 	$(Q)scripts/deps.sh golang-go
 	$(Q)mkdir -p $(PROFILE_DIR); \
 	rm -f $(PROFILE_DIR)/heap.pb $(PROFILE_DIR)/top.txt; \
