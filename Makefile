@@ -2,7 +2,8 @@
 #
 # gcarena: top-level build and test entry points.
 #
-#   make [all]      install build deps (once), build module, library, selftests
+#   make [all]      install build deps (once), build module, library,
+#                   selftests, tools, examples
 #   make module     kmod/gcarena.ko, against $(KDIR)
 #   make lib        userlib/
 #   make selftests  tests/selftests/
@@ -11,8 +12,8 @@
 #                   stock kernel (log: build/logs/vm-check.log)
 #   make vm-check-debug  the same on a DEBUG kernel (KASAN, lockdep,
 #                   kmemleak, ...; scripts/debug-kernel.sh builds it once,
-#                   ~15 min), plus the KUnit module and a kmemleak check
-#                   (log: build/logs/vm-check-debug.log)
+#                   20 to 40 min on two cores), plus the KUnit module and
+#                   a kmemleak check (log: build/logs/vm-check-debug.log)
 #   make vm-check-rt  the same on Debian's PREEMPT_RT kernel, checkmark on
 #                   (log: build/logs/vm-check-rt.log)
 #   make module-debug, module-rt  gcarena.ko for those kernels, built in
@@ -22,14 +23,19 @@
 #                   at once, under interference, for SOAK_MINUTES (30);
 #                   ends "soak: N checkmarked cycles, M misses in K runs"
 #                   (tests/vm/soak.sh; logs: build/logs/soak/)
-#   make check      deps, all, unit, vm-check, vm-check-debug, vm-check-rt:
-#                   every layer even if one fails, then tests/summarize.sh
-#                   over build/logs/*.log; its last line is
-#                   "N passed, M failed, K skipped".  CI runs this.
+#   make check      every layer, each even if one before it failed, each
+#                   logged to build/logs/LAYER.log: deps, build (make all),
+#                   unit, fuzz, vm-check, vm-check-debug, vm-check-rt,
+#                   install-check, dkms-check, profile-check, bench-smoke;
+#                   then tests/summarize.sh over the logs, whose last line
+#                   is "N passed, M failed, K skipped".  30 to 45 min on
+#                   two cores once the debug kernel is built (README.md).
+#                   CI runs this.
 #   make deps       install every package the project uses
-#   make bench      benchmarks against Boehm GC and glibc malloc, ~30 min:
-#                   tests/bench/results.tsv, REPORT.md, plots/ (see
-#                   tests/bench/bench.mk; bench-smoke: each once, tiny)
+#   make bench      benchmarks against Boehm GC and glibc malloc, about
+#                   10 min on a quiet host: tests/bench/results.tsv,
+#                   REPORT.md, plots/ (see tests/bench/bench.mk;
+#                   bench-smoke: each once, tiny)
 #   make tools, examples, install, install-check, dkms-check,
 #                   profile-check: see mk/userland.mk and mk/profile.mk
 #   make X-check-run  for each X-check above but check: the same without

@@ -31,7 +31,7 @@
 # reclaims all of it.
 #
 # Concurrent runs serialize on a lock; the loser waits and then finds
-# the kernel built.  Build time on 2 cores: ~15 minutes (nice 10).
+# the kernel built.  Build time on 2 cores: 20 to 40 minutes (nice 10).
 
 set -eu
 
