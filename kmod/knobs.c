@@ -43,7 +43,7 @@ int gca_arena_gc_percent(struct gca_arena *a)
 static bool gca_checkmark;	/* module_param, read with READ_ONCE */
 module_param_named(checkmark, gca_checkmark, bool, 0644);
 MODULE_PARM_DESC(checkmark,
-		 "GODEBUG=gccheckmark=1: verify each concurrent mark with a stop-the-world re-mark");
+		 "GODEBUG=gccheckmark=1: after each concurrent mark, mark again with the threads held and count what it missed");
 
 u32 gca_arena_debug(struct gca_arena *a)
 {

@@ -20,26 +20,21 @@
  *
  * The fields, from the kernel's figures (struct gca_stats):
  *   gc #       the cycle's number: num_gc after it.
- *   @#s        when the cycle started, in seconds since the program
- *              started (the library's initialisation): pause_end - pause_ns
- *              of the cycle's entry in the pause ring.  With concurrent
- *              marking (GCA_FEAT_CONCURRENT) the ring holds the cycle's
- *              longest pause, not its duration, and the kernel reports no
- *              start time: this is then when that pause began, at most
- *              the cycle's end.
+ *   @#s        about when the cycle ran, in seconds since the program
+ *              started (the library's initialisation): pause_end -
+ *              pause_ns of the cycle's entry in the pause ring, its end
+ *              minus its longest pause.  The kernel reports no start time.
  *   #%         gc_cpu_fraction * 100, truncated, as Go prints it: the
  *              collector's share of the CPU time available since the
  *              arena was created.
  *   #+#+# ms clock
  *              Go: stop-the-world sweep termination, concurrent mark,
- *              stop-the-world mark termination.  A stop-the-world module
- *              reports one duration per cycle (pause_ns: from the stop
- *              request to the end of sweeping); it is printed in the
- *              middle (mark) slot, where Go's gcstoptheworld=1 mode
- *              reports its stopped-world mark.  With concurrent marking
- *              pause_ns is the cycle's longest pause: it is printed in the
- *              mark termination slot.  The kernel has no figure for the
- *              other phases: they print 0.
+ *              stop-the-world mark termination.  gcarena marks
+ *              concurrently too and holds the threads only at mark
+ *              termination; its one figure per cycle, pause_ns, the
+ *              longest time a thread could not run its own code because
+ *              of the collector, is printed in the mark termination slot.
+ *              The kernel has no figure for the other phases: they print 0.
  *   #+#/#/#+# ms cpu
  *              Go: sweep termination, mark assist / background / idle
  *              mark, mark termination.  The kernel counts the collector's
@@ -48,20 +43,19 @@
  *              which only gc_cpu_fraction is exported; the cycle's share,
  *              gc_cpu_fraction * time since creation * online CPUs minus
  *              the same at the previous cycle, is printed as background
- *              mark time.  With concurrent marking, the threads' mark
- *              assist time (assist_ns moved) is the assist figure.  The
- *              others are 0.
+ *              mark time.  The threads' mark assist time (assist_ns
+ *              moved) is the assist figure.  The others are 0.
  *   #->#-># MB heap at the start of the cycle, at the end of marking, and
  *              marked (live) heap.  Live is heap_marked.  The start is
  *              derived: the live heap after the previous cycle plus the
  *              bytes allocated between the two (total_alloc moves only
  *              with allocation; at the end of a cycle heap_alloc equals
  *              heap_marked, so total_alloc then is total_alloc now minus
- *              the heap_alloc - heap_marked allocated since).  Nothing is
- *              allocated while the world is stopped, so the second figure
- *              equals the first.  (With concurrent marking and sweeping,
- *              objects allocated during the cycle and garbage not yet
- *              swept when the statistics are read make it an estimate.)
+ *              the heap_alloc - heap_marked allocated since): an estimate,
+ *              as objects allocated during the cycle and garbage not yet
+ *              swept when the statistics are read count in it.  The
+ *              kernel has no figure for the heap at the end of marking:
+ *              the second figure repeats the first.
  *   # MB goal  the heap goal the cycle ran for: next_gc as it was after
  *              the previous cycle.
  *   # MB stacks, # MB globals
