@@ -158,7 +158,6 @@ static void gca_trace_cycle(struct gca_obs *o, const struct gca_stats *st,
 			    uint64_t n, bool observed, uint64_t heap0,
 			    uint64_t cpu_ns, uint64_t assist_ns, bool forced)
 {
-	bool concurrent = o->arena->features & GCA_FEAT_CONCURRENT;
 	char assist[32];
 	unsigned int i = (n + GCA_NUM_PAUSE - 1) % GCA_NUM_PAUSE;
 	uint64_t pause = 0, end = 0, start, since;
@@ -180,13 +179,12 @@ static void gca_trace_cycle(struct gca_obs *o, const struct gca_stats *st,
 	gca_fmt_ms(cpu, sizeof(cpu), cpu_ns);
 	gca_fmt_ms(assist, sizeof(assist), assist_ns);
 	len = snprintf(line, sizeof(line),
-		       "gc %llu @%ss %d%%: 0+%s+%s ms clock, 0+%s/%s/0+0 ms cpu, "
+		       "gc %llu @%ss %d%%: 0+0+%s ms clock, 0+%s/%s/0+0 ms cpu, "
 		       "%llu->%llu->%llu MB, %llu MB goal, 0 MB stacks, "
 		       "0 MB globals, %ld P%s%s\n",
 		       (unsigned long long)n, at,
 		       (int)(st->gc_cpu_fraction_ppb / 10000000ULL),
-		       concurrent ? "0" : clk, concurrent ? clk : "0",
-		       assist, cpu,
+		       clk, assist, cpu,
 		       observed ? MB(heap0) : 0, observed ? MB(heap0) : 0,
 		       observed ? MB(st->heap_marked) : 0,
 		       observed ? MB(o->prev_goal) : 0,
