@@ -254,7 +254,6 @@ struct gca_arena {
 	u64 cycle_roots_bytes;		/* ... this cycle so far */
 	u64 next_gc, gc_trigger;
 	bool goal_limited;		/* the memory limit lowered next_gc */
-	u64 stw_start_ns;
 	unsigned long last_gc_jiffies;
 
 	/* statistics (struct gca_stats) */
