@@ -349,7 +349,7 @@ int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
 /* roots.c */
 int gca_flush_wbuf(struct gca_arena *a, u64 uwbuf, u32 n);
 int gca_scan_user_range(struct gca_arena *a, struct mm_struct *mm,
-			u64 start, u64 len);
+			u64 start, u64 len, u64 kind);
 int gca_scan_roots(struct gca_arena *a, struct mm_struct *mm);
 
 /*

@@ -234,14 +234,18 @@ struct gca_heap {
 	 * the log names the path the concurrent mark failed to follow.
 	 */
 	bool checking;			/* a checkmark re-mark is under way */
-	/* heap offset being scanned, or GCA_CK_FROM_ROOTS */
+	/* heap offset being scanned, or a GCA_CK_FROM_* root kind */
 	u64 ck_from;
 	u32 ck_reported;		/* lines logged, for the heap's life */
 	struct list_head *ck_cursor;	/* next span to save or verify */
 	u64 ck_failures;		/* counted by gca_checkmark_verify_some() */
 };
 
-#define GCA_CK_FROM_ROOTS	U64_MAX	/* a stack, a root range, a cache */
+/* Kinds of root, above any heap offset (the heap is below 2^40). */
+#define GCA_CK_FROM_ROOTS	U64_MAX		/* not said which */
+#define GCA_CK_FROM_STACK	(U64_MAX - 1)	/* a thread's stack */
+#define GCA_CK_FROM_RANGE	(U64_MAX - 2)	/* a GCA_IOC_ADD_ROOTS range */
+#define GCA_CK_FROM_CACHE	(U64_MAX - 3)	/* a cached span's slots */
 /*
  * Lines of checkmark detail a heap may log in its life: a process that
  * bypasses the barrier on purpose must not flood the kernel log (the
@@ -349,6 +353,9 @@ void gca_mark_begin(struct gca_heap *h);
 /* An untrusted word: if it points into an allocated object, shade it. */
 bool gca_mark_word(struct gca_heap *h, u64 word);
 void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n);
+/* The same, saying what kind of root they are (GCA_CK_FROM_*: checkmark) */
+void gca_mark_root_words(struct gca_heap *h, const u64 *words, size_t n,
+			 u64 from);
 /*
  * Scan until the gray queue is empty (overflow recovered); 0 or -EINTR.
  * The mark is then complete: heap_marked is set from it.

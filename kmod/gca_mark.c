@@ -196,12 +196,16 @@ static void gca_checkmark_report(struct gca_heap *h, struct gca_span *s,
 
 	if (h->ck_reported >= GCA_CK_REPORT_MAX)
 		return;
-	if (from == GCA_CK_FROM_ROOTS) {
+	if (from >= GCA_CK_FROM_CACHE) {
 		if (!gca_may_log(h))
 			return;
 		h->ck_reported++;
-		pr_warn("checkmark: object at heap offset %llu (size %llu, spanclass %u) missed, found from a stack, a root range or a cached span\n",
-			off, s->elemsize, s->spanclass);
+		pr_warn("checkmark: object at heap offset %llu (size %llu, spanclass %u) missed, found from %s\n",
+			off, s->elemsize, s->spanclass,
+			from == GCA_CK_FROM_STACK ? "a thread's stack" :
+			from == GCA_CK_FROM_RANGE ? "a root range" :
+			from == GCA_CK_FROM_CACHE ? "a cached span's slots" :
+			"a root");
 		return;
 	}
 	ps = gca_span_of(h, from);
@@ -302,15 +306,23 @@ bool gca_mark_word(struct gca_heap *h, u64 word)
 	return __gca_mark_word(h, word);
 }
 
-void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n)
+void gca_mark_root_words(struct gca_heap *h, const u64 *words, size_t n,
+			 u64 from)
 {
 	size_t i;
 
+	h->ck_from = from;
 	for (i = 0; i < n; i++) {
 		gca_mark_word(h, READ_ONCE(words[i]));
 		if ((i + 1) % (16 * GCA_WORK_QUANTUM) == 0)
 			cond_resched();
 	}
+	h->ck_from = GCA_CK_FROM_ROOTS;
+}
+
+void gca_mark_words(struct gca_heap *h, const u64 *words, size_t n)
+{
+	gca_mark_root_words(h, words, n, GCA_CK_FROM_ROOTS);
 }
 
 /* Shade every word of heap bytes [off, off + n) (Go's scanblock). */
@@ -563,6 +575,7 @@ void gca_mark_shade_span(struct gca_heap *h, struct gca_span *s)
 {
 	u32 w;
 
+	h->ck_from = GCA_CK_FROM_CACHE;
 	for (w = 0; w < s->nwords; w++) {
 		u64 bits = gca_live_bits(s, w) & ~s->mark_bits[w];
 
@@ -573,6 +586,7 @@ void gca_mark_shade_span(struct gca_heap *h, struct gca_span *s)
 			gca_shade(h, s, w * 64 + i);
 		}
 	}
+	h->ck_from = GCA_CK_FROM_ROOTS;
 }
 
 void gca_span_blacken(struct gca_heap *h, struct gca_span *s)

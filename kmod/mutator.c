@@ -168,7 +168,7 @@ void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
 static int gca_scan_stack(struct gca_arena *a, struct mm_struct *mm,
 			  u64 lo, u64 hi, u64 sp, u64 skip_lo, u64 skip_hi)
 {
-	int ret;
+	int ret = 0;
 
 	/*
 	 * sp and the skipped range are untrusted.  Outside the registered
@@ -179,9 +179,12 @@ static int gca_scan_stack(struct gca_arena *a, struct mm_struct *mm,
 		sp = lo;
 	skip_lo = clamp(skip_lo, sp, hi);
 	skip_hi = clamp(skip_hi, skip_lo, hi);
-	ret = skip_lo > sp ? gca_scan_user_range(a, mm, sp, skip_lo - sp) : 0;
+	if (skip_lo > sp)
+		ret = gca_scan_user_range(a, mm, sp, skip_lo - sp,
+					  GCA_CK_FROM_STACK);
 	if (!ret && skip_hi < hi)
-		ret = gca_scan_user_range(a, mm, skip_hi, hi - skip_hi);
+		ret = gca_scan_user_range(a, mm, skip_hi, hi - skip_hi,
+					  GCA_CK_FROM_STACK);
 	return ret;
 }
 

@@ -90,10 +90,11 @@ static int gca_read_page(struct gca_arena *a, struct mm_struct *mm,
  * ioctl (mm NULL) or from the collector thread (mm: the arena's, pinned).
  * 0 when every readable page was scanned; -EAGAIN when the collector
  * gave up on a page that stayed out of reach (the scan is not done);
- * -EINTR when the caller or the arena is going away.
+ * -EINTR when the caller or the arena is going away.  kind (a
+ * GCA_CK_FROM_* value) is what checkmark's reports call it.
  */
 int gca_scan_user_range(struct gca_arena *a, struct mm_struct *mm,
-			u64 start, u64 len)
+			u64 start, u64 len, u64 kind)
 {
 	u64 p, end, scanned = 0;
 	u64 *buf;
@@ -112,7 +113,8 @@ int gca_scan_user_range(struct gca_arena *a, struct mm_struct *mm,
 		ret = gca_read_page(a, mm, buf, p, n);
 		if (!ret) {
 			gca_lock_mutator(a);
-			gca_mark_words(&a->heap, buf, n / sizeof(u64));
+			gca_mark_root_words(&a->heap, buf, n / sizeof(u64),
+					    kind);
 			mutex_unlock(&a->lock);
 			scanned += n;
 		}
@@ -160,7 +162,8 @@ int gca_scan_roots(struct gca_arena *a, struct mm_struct *mm)
 	}
 	mutex_unlock(&a->lock);
 	for (i = 0; i < n && !ret; i++)
-		ret = gca_scan_user_range(a, mm, ranges[i][0], ranges[i][1]);
+		ret = gca_scan_user_range(a, mm, ranges[i][0], ranges[i][1],
+					  GCA_CK_FROM_RANGE);
 	kvfree(ranges);
 	return ret;
 }
