@@ -59,9 +59,9 @@
  *     checkmark on, the marks are saved and the heap is marked again from
  *     the roots, stacks rescanned by the held threads (parked ones as in
  *     3), and any object the concurrent mark missed is reported (Go's
- *     gccheckmark).  The re-mark leaves out the signal frame's registers
- *     of a thread held by an answer from its preempt signal handler (why
- *     that hides no real miss: mutator.c).
+ *     gccheckmark).  The re-mark leaves out the signal handler's frames
+ *     and registers of a thread held by an answer from its preempt
+ *     signal handler (why that hides no real miss: mutator.c).
  *  5. SWEEP: held threads are released with the barrier off; this thread
  *     sweeps in slices while mutators sweep lazily the spans they take
  *     (gca_span_refill()); then free pages beyond the retained goal are

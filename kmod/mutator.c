@@ -41,16 +41,20 @@
  *
  * Checkmark's re-mark rescans the stacks of the held threads (cycle.c,
  * stage 4).  A thread held by an answer from its preempt signal handler
- * passes the signal frame's register area (regs_lo, regs_hi) and the
- * re-mark leaves it out: the concurrent mark saw those registers only if
- * the scan round was answered from a handler too, and a call's answer
- * hides the caller-saved ones (the vector registers above all, where
- * memmove() leaves stale copies) because they are dead there.  A register
- * live at mark termination held its value at the scan (then a call's
- * answer spilled it, or a handler's frame showed it) or loaded it later
- * from the heap (then the barrier keeps the object): so leaving it out
- * hides no real miss, and counting it would report stale words as misses.
- * The mark itself always scans the frame.
+ * passes the part of its stack that holds only the handler's frames and
+ * the signal frame (regs_lo, regs_hi), and the re-mark leaves it out.
+ * What is there is the interrupted context's registers, as the signal
+ * frame saved them and as the handler's frames spill its callee-saved
+ * ones, and the handler's own words, some of them uninitialised slots
+ * over dead stack.  The concurrent mark saw those registers only if the
+ * scan round was answered from a handler too; a call's answer hides the
+ * caller-saved ones (the vector registers above all, where memmove()
+ * leaves stale copies) because they are dead there.  A register live at
+ * mark termination held its value at the scan (then a call's answer
+ * spilled it, or a handler's frame showed it) or loaded it later from the
+ * heap (then the barrier keeps the object): so leaving it out hides no
+ * real miss, and counting it would report stale words as misses.  The
+ * mark itself always scans all of it.
  */
 #include <linux/ktime.h>
 #include <linux/math64.h>
@@ -162,7 +166,7 @@ void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
 
 /*
  * Scan a stack from sp up to hi, leaving out [skip_lo, skip_hi) (a
- * signal frame's registers, for checkmark: see the design comment).
+ * signal handler's frames and registers, for checkmark: see the top).
  * mm: NULL from a process thread, else the collector's (roots.c).
  */
 static int gca_scan_stack(struct gca_arena *a, struct mm_struct *mm,
@@ -287,8 +291,8 @@ static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
 
 /*
  * t's stack is due for the scan in force: scan it from the sp it answers
- * at, in its own context (copy_from_user()), under checkmark without the
- * signal frame's registers (see the top of this file).  Called with
+ * at, in its own context (copy_from_user()), under checkmark without a
+ * signal handler's frames and registers (see the top of this file).  Called with
  * a->lock held; drops it around the scan.  0 or -errno.
  */
 static int gca_scan_own_stack(struct gca_arena *a, struct gca_thread *t,

@@ -96,8 +96,8 @@ struct gca_tcache {
 	uint64_t acked;			/* last hs_seq answered */
 	uint32_t tid;
 	uintptr_t stack_lo, stack_hi;
-	/* while the preempt signal's handler answers: its frame's registers */
-	uintptr_t sig_regs_lo, sig_regs_hi;
+	/* while the preempt signal's handler answers: its frame's end */
+	uintptr_t sig_frame_end;
 	uintptr_t tiny;			/* current 16-byte tiny block */
 	uintptr_t tinyoffset;
 	/*

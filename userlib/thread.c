@@ -179,9 +179,14 @@ static __attribute__((noinline)) int gca_hs_ioctl(struct gca_tcache *tc,
 	hs.flags = flags;
 	hs.seq = seq;
 	hs.sp = sp ? sp : here;
-	if (tc->arena->features & GCA_FEAT_HS_REGS) {
-		hs.regs_lo = tc->sig_regs_lo;
-		hs.regs_hi = tc->sig_regs_hi;
+	/*
+	 * From the preempt signal's handler: from here up to the end of the
+	 * signal frame is the handler's own and the interrupted registers.
+	 */
+	if (tc->sig_frame_end > here &&
+	    (tc->arena->features & GCA_FEAT_HS_REGS)) {
+		hs.regs_lo = here;
+		hs.regs_hi = tc->sig_frame_end;
 	}
 	hs.spans = (uintptr_t)tc->ret;
 	hs.nspans = tc->nret;
@@ -521,34 +526,33 @@ static struct {
 static pthread_mutex_t gca_sig_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * Where the signal frame keeps the interrupted registers: from the
- * ucontext to the end of the XSAVE area (x86-64: the kernel puts it just
- * above the ucontext and siginfo, below the red zone), or the ucontext,
- * whose mcontext holds the vector state too (arm64).  The handshake
- * passes it so that checkmark can leave it out (struct gca_handshake).
+ * The end of the signal frame's register state: of the XSAVE area on
+ * x86-64 (the kernel puts it just above the ucontext and siginfo, below
+ * the interrupted code's red zone), of the ucontext on arm64 (its
+ * mcontext holds the vector state too); 0 elsewhere.  Everything from the
+ * handshake's frame up to there is the handler's and the interrupted
+ * registers, which checkmark leaves out (struct gca_handshake).
  */
-static void gca_sig_regs(void *uc, uintptr_t *lo, uintptr_t *hi)
+static uintptr_t gca_sig_frame_end(void *uc)
 {
 	uintptr_t start = (uintptr_t)uc;
 #if defined(__x86_64__)
 	const ucontext_t *u = uc;
 	uintptr_t fp = (uintptr_t)u->uc_mcontext.fpregs, size = 512;
 
-	*lo = start;
-	*hi = (uintptr_t)(&u->uc_mcontext + 1);
 	if (fp <= start || fp - start > 4096)
-		return;
+		return (uintptr_t)(&u->uc_mcontext + 1);
 	/* struct _fpx_sw_bytes: magic1, then the extended size */
 	if (u->uc_mcontext.fpregs->__glibc_reserved1[12] == 0x46505853U)
 		size = u->uc_mcontext.fpregs->__glibc_reserved1[13];
-	if (size >= 512 && size <= 65536)
-		*hi = fp + size;
+	if (size < 512 || size > 65536)
+		size = 512;
+	return fp + size;
 #elif defined(__aarch64__)
-	*lo = start;
-	*hi = start + sizeof(ucontext_t);
+	return start + sizeof(ucontext_t);
 #else
-	*lo = *hi = 0;
 	(void)start;
+	return 0;
 #endif
 }
 
@@ -557,9 +561,7 @@ static void gca_sig_handler(int sig, siginfo_t *si, void *uc)
 	int saved_errno = errno;
 	const struct sigaction *old;
 	struct gca_tcache *tc;
-	uintptr_t regs_lo, regs_hi;
-
-	gca_sig_regs(uc, &regs_lo, &regs_hi);
+	uintptr_t frame_end = gca_sig_frame_end(uc);
 
 	for (tc = __gca_tlist; tc; tc = tc->tnext) {
 		/* A parked thread answers by being parked (and is not even
@@ -574,11 +576,9 @@ static void gca_sig_handler(int sig, siginfo_t *si, void *uc)
 			tc->pending = 1;
 			__gca_ts.deferred = 1;
 		} else {
-			tc->sig_regs_lo = regs_lo;
-			tc->sig_regs_hi = regs_hi;
+			tc->sig_frame_end = frame_end;
 			__gca_handshake(tc, GCA_IOC_HANDSHAKE, false);
-			tc->sig_regs_lo = 0;
-			tc->sig_regs_hi = 0;
+			tc->sig_frame_end = 0;
 		}
 	}
 	errno = saved_errno;

@@ -272,10 +272,11 @@ struct gca_handshake {
 	__u32 nwbuf;		/* in: entries at wbuf, <= GCA_WBUF_MAX */
 	__u32 resv1;		/* must be 0 */
 	/*
-	 * in, optional (0, 0: none): [regs_lo, regs_hi), on this stack above
-	 * sp, holds the registers of a context the caller interrupted (a
-	 * signal frame).  The mark scans it as stack; checkmark's re-mark
-	 * leaves it out (see GCA_DEBUG_CHECKMARK).  regs_lo <= regs_hi.
+	 * in, optional (0, 0: none): [regs_lo, regs_hi), on this stack from
+	 * sp up, holds only a signal handler's frames and the registers of
+	 * the context it interrupted (the signal frame).  The mark scans it
+	 * as stack; checkmark's re-mark leaves it out (see
+	 * GCA_DEBUG_CHECKMARK).  regs_lo <= regs_hi.
 	 */
 	__aligned_u64 regs_lo;
 	__aligned_u64 regs_hi;
