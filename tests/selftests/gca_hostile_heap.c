@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "gca_test.h"
+#include "gca_test_raw.h"
 
 #define SALT_P		0x9a55ULL
 #define SALT_LIST	0x1157ULL
@@ -1033,14 +1033,12 @@ TEST_F_TIMEOUT(heap, barrier_bypass_checkmark, 240)
 	fd = gca_arena_fd(self->a);
 	pa.flags = GCA_SET_DEBUG;
 	pa.debug = GCA_DEBUG_CHECKMARK;
-	ASSERT_EQ(0, ioctl(fd, GCA_IOC_SET_PARAMS, &pa) ? errno : 0);
+	ASSERT_EQ(0, ioctl_err(fd, GCA_IOC_SET_PARAMS, &pa));
 	ASSERT_EQ(0, build_bypass(self->a, &b));
 	/* holders are reachable only from the roots object: pin them */
 	ASSERT_EQ(0, gca_add_roots(self->a, b.holders,
 				   BB_SLOTS * sizeof(*b.holders)));
-	memset(&st0, 0, sizeof(st0));
-	st0.size = sizeof(st0);
-	ASSERT_EQ(0, ioctl(fd, GCA_IOC_READ_STATS, &st0) ? errno : 0);
+	ASSERT_EQ(0, raw_stats(fd, &st0));
 	lines0 = klog_count("checkmark");
 
 	ASSERT_NE(NULL, w);
@@ -1057,9 +1055,7 @@ TEST_F_TIMEOUT(heap, barrier_bypass_checkmark, 240)
 	ASSERT_EQ(0, pthread_join(th[0], NULL));
 	ASSERT_EQ(0, pthread_join(th[1], NULL));
 
-	memset(&st1, 0, sizeof(st1));
-	st1.size = sizeof(st1);
-	ASSERT_EQ(0, ioctl(fd, GCA_IOC_READ_STATS, &st1) ? errno : 0);
+	ASSERT_EQ(0, raw_stats(fd, &st1));
 	lines1 = klog_count("checkmark");
 	TH_LOG("%llu pointer moves without the barrier; %llu cycles, %llu checked, %llu missed objects found; %u kernel log lines",
 	       (unsigned long long)b.moves, (unsigned long long)w->collects,

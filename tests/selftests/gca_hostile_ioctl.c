@@ -33,18 +33,13 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
-#include "gca_test.h"
+#include "gca_test_raw.h"
 
 #define HEAP		(16 * SZ_1M)
 #define KERNEL_TEXT	0xffffffff81000000ULL
 #define KERNEL_DMAP	0xffff888000000000ULL
 /* The kernel's cap on spans given back in one call (kmod/gca_arena.h). */
 #define MAX_RET_SPANS	4096
-
-static int ioctl_err(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? errno : 0;
-}
 
 /*
  * REFILL and ALLOC_LARGE: EAGAIN means a cycle wants this thread's
@@ -77,53 +72,6 @@ static void *unmapped_page(void)
 		return NULL;
 	munmap(p, 4096);
 	return p;
-}
-
-static void thread_stack(__u64 *lo, __u64 *hi)
-{
-	pthread_attr_t attr;
-	size_t size;
-	void *addr;
-
-	*lo = *hi = 0;
-	if (pthread_getattr_np(pthread_self(), &attr))
-		return;
-	if (!pthread_attr_getstack(&attr, &addr, &size)) {
-		*lo = (uintptr_t)addr;
-		*hi = (uintptr_t)addr + size;
-	}
-	pthread_attr_destroy(&attr);
-}
-
-static int raw_register(int fd)
-{
-	struct gca_thread_reg tr = { .size = sizeof(tr) };
-
-	thread_stack(&tr.stack_lo, &tr.stack_hi);
-	return ioctl_err(fd, GCA_IOC_REGISTER_THREAD, &tr);
-}
-
-static int raw_stats(int fd, struct gca_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->size = sizeof(*st);
-	return ioctl_err(fd, GCA_IOC_READ_STATS, st);
-}
-
-/* COLLECT (or HANDSHAKE) with a span array; errno or 0. */
-static int raw_hs(int fd, unsigned long cmd, struct gca_span_ret *sr,
-		  uint32_t n, uint64_t *num_gc)
-{
-	struct gca_handshake hs = { .size = sizeof(hs) };
-	int ret;
-
-	hs.sp = (uintptr_t)__builtin_frame_address(0);
-	hs.spans = (uintptr_t)sr;
-	hs.nspans = n;
-	ret = ioctl_err(fd, cmd, &hs);
-	if (num_gc)
-		*num_gc = hs.num_gc;
-	return ret;
 }
 
 /* A fresh span of spanclass sc for the calling thread; 0 on failure. */
@@ -560,7 +508,6 @@ TEST_F_TIMEOUT(raw, refill_garbage_ret, 300)
 	expect_consistent(_metadata, fd);
 }
 
-static int unreg(int fd);
 
 /* ALLOC_LARGE of bytes; the object's address is written nowhere. */
 __test_helper int large(int fd, uint64_t bytes, uint32_t flags, bool touch)
@@ -586,7 +533,7 @@ __test_helper int collect_clean(int fd)
 {
 	int ret;
 
-	ret = unreg(fd);
+	ret = raw_unregister(fd);
 	if (!ret)
 		ret = raw_hs(fd, GCA_IOC_COLLECT, NULL, 0, NULL);
 	if (!ret)
@@ -760,13 +707,6 @@ static int reg_range(int fd, uint64_t lo, uint64_t hi)
 	return ioctl_err(fd, GCA_IOC_REGISTER_THREAD, &tr);
 }
 
-static int unreg(int fd)
-{
-	struct gca_thread_unreg tu = { .size = sizeof(tu) };
-
-	return ioctl_err(fd, GCA_IOC_UNREGISTER_THREAD, &tu);
-}
-
 /* Register with a lying stack, collect, unregister: all must work. */
 static int lie_and_collect(int fd, uint64_t lo, uint64_t hi, uint64_t *ns)
 {
@@ -782,7 +722,7 @@ static int lie_and_collect(int fd, uint64_t lo, uint64_t hi, uint64_t *ns)
 		*ns = now_ns() - t0;
 	if (!ret)
 		ret = raw_hs(fd, GCA_IOC_HANDSHAKE, NULL, 0, NULL);
-	if (unreg(fd) && !ret)
+	if (raw_unregister(fd) && !ret)
 		ret = -1;
 	return ret;
 }
@@ -795,7 +735,7 @@ TEST_F_TIMEOUT(raw, register_ranges, 300)
 	uint8_t *res;
 	int fd = self->fd;
 
-	ASSERT_EQ(0, unreg(fd));
+	ASSERT_EQ(0, raw_unregister(fd));
 	EXPECT_EQ(EINVAL, reg_range(fd, 8192, 4096));
 	EXPECT_EQ(EINVAL, reg_range(fd, 4096, 4096));
 	EXPECT_EQ(EINVAL, reg_range(fd, 0, (1ULL << 30) + 1));
@@ -809,7 +749,7 @@ TEST_F_TIMEOUT(raw, register_ranges, 300)
 	EXPECT_EQ(EINVAL, reg_range(fd, 0x8000000000000000ULL,
 				    0x8000000000010000ULL));
 	/* Nothing above registered us. */
-	EXPECT_EQ(ESRCH, unreg(fd));
+	EXPECT_EQ(ESRCH, raw_unregister(fd));
 
 	/* Lies the kernel cannot tell from the truth: they must work. */
 	EXPECT_EQ(0, lie_and_collect(fd, 0, 4096, NULL));	/* page 0 */
@@ -830,7 +770,7 @@ TEST_F_TIMEOUT(raw, register_ranges, 300)
 	ASSERT_NE(MAP_FAILED, res);
 	EXPECT_EQ(0, reg_range(fd, (uintptr_t)res,
 			       (uintptr_t)res + (1ULL << 30)));
-	EXPECT_EQ(0, unreg(fd));
+	EXPECT_EQ(0, raw_unregister(fd));
 	EXPECT_EQ(0, lie_and_collect(fd, (uintptr_t)res,
 				     (uintptr_t)res + (128ULL << 20), &ns));
 	TH_LOG("128 MiB of PROT_NONE as a stack: cycle in %llu ms",
@@ -894,7 +834,7 @@ TEST_F_TIMEOUT(raw, roots_ranges, 300)
 	EXPECT_EQ(0, raw_hs(fd, GCA_IOC_COLLECT, NULL, 0, NULL));
 	EXPECT_EQ(0, raw_hs(fd, GCA_IOC_COLLECT, NULL, 0, NULL));
 	/* An unregistered thread may collect: it reads the roots. */
-	ASSERT_EQ(0, unreg(fd));
+	ASSERT_EQ(0, raw_unregister(fd));
 	EXPECT_EQ(0, raw_hs(fd, GCA_IOC_COLLECT, NULL, 0, NULL));
 	ASSERT_EQ(0, raw_register(fd));
 
@@ -1170,7 +1110,7 @@ TEST_F_TIMEOUT(raw, results_into_readonly, 300)
 	expect_consistent(_metadata, fd);
 	/* The span we never learned about goes back when we leave, the
 	 * object nobody points to at the next cycle. */
-	ASSERT_EQ(0, unreg(fd));
+	ASSERT_EQ(0, raw_unregister(fd));
 	ASSERT_EQ(0, raw_hs(fd, GCA_IOC_COLLECT, NULL, 0, NULL));
 	ASSERT_EQ(0, raw_stats(fd, &st));
 	EXPECT_EQ(0ULL, st.heap_objects);

@@ -26,7 +26,7 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 
-#include "gca_test.h"
+#include "gca_test_raw.h"
 
 /* The module's limits (kmod/gca_arena.h). */
 #define MAX_ARENAS_PER_MM	64
@@ -34,28 +34,6 @@
 #define MAX_ROOTS		1024
 
 #define SALT	0x11b175ULL
-
-static int ioctl_err(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? errno : 0;
-}
-
-/* A raw arena, created only; returns the fd or -errno. */
-static int raw_create(uint64_t heap_size)
-{
-	struct gca_create cr = { .size = sizeof(cr), .heap_size = heap_size };
-	int fd, ret;
-
-	fd = open(GCA_DEV, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = ioctl_err(fd, GCA_IOC_CREATE, &cr);
-	if (ret) {
-		close(fd);
-		return -ret;
-	}
-	return fd;
-}
 
 static bool wait_child(pid_t pid, unsigned int ms, int *status)
 {
@@ -107,7 +85,7 @@ __test_helper int fill_arenas(int *fds)
 	int i, fd, fail = 0;
 
 	for (i = 0; i < MAX_ARENAS_PER_MM; i++) {
-		fds[i] = raw_create(4 * SZ_1M);
+		fds[i] = raw_create(4 * SZ_1M, NULL);
 		if (fds[i] < 0)
 			return 1;
 	}
@@ -124,7 +102,7 @@ __test_helper int fill_arenas(int *fds)
 	if (ioctl_err(fd, GCA_IOC_CREATE, &cr))
 		fail |= 16;
 	fds[17] = fd;
-	if (raw_create(4 * SZ_1M) != -EMFILE)
+	if (raw_create(4 * SZ_1M, NULL) != -EMFILE)
 		fail |= 32;
 	return fail;
 }
@@ -175,7 +153,7 @@ TEST_F_TIMEOUT(limits, heap_size_bounds, 120)
 	int fd;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		fd = raw_create(bad[i]);
+		fd = raw_create(bad[i], NULL);
 		EXPECT_EQ(-EINVAL, fd) TH_LOG("heap_size %#llx",
 					      (unsigned long long)bad[i]);
 		if (fd >= 0)
@@ -184,10 +162,10 @@ TEST_F_TIMEOUT(limits, heap_size_bounds, 120)
 		EXPECT_EQ(-EINVAL, gca_open(&a, &p));
 	}
 	/* Exactly at the bounds, and the default. */
-	fd = raw_create(GCA_HEAP_SIZE_MIN);
+	fd = raw_create(GCA_HEAP_SIZE_MIN, NULL);
 	EXPECT_LE(0, fd);
 	close(fd);
-	fd = raw_create(0);
+	fd = raw_create(0, NULL);
 	EXPECT_LE(0, fd);
 	close(fd);
 
@@ -508,24 +486,6 @@ TEST_F_TIMEOUT(limits, memcg_enomem, 180)
 /* sys - heap_sys of an empty arena (its struct and control page) */
 #define META_EMPTY_MAX	((int64_t)(64 * SZ_1K))
 
-/* A raw arena, created only, and its id; the fd or -errno. */
-static int raw_create_id(uint64_t heap_size, int *id)
-{
-	struct gca_create cr = { .size = sizeof(cr), .heap_size = heap_size };
-	int fd, ret;
-
-	fd = open(GCA_DEV, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = ioctl_err(fd, GCA_IOC_CREATE, &cr);
-	if (ret) {
-		close(fd);
-		return -ret;
-	}
-	*id = cr.id;
-	return fd;
-}
-
 /* A /proc/meminfo value in bytes ("MemFree:  123 kB"), or -1. */
 static int64_t meminfo(const char *name)
 {
@@ -584,7 +544,7 @@ TEST_F_TIMEOUT(limits, empty_arenas_cost, 240)
 	free0 = meminfo("MemFree");
 	ASSERT_LT(0, free0);
 	for (i = 0; i < MAX_ARENAS_PER_MM; i++) {
-		fds[i] = raw_create_id(GCA_HEAP_SIZE_MAX, &ids[i]);
+		fds[i] = raw_create(GCA_HEAP_SIZE_MAX, &ids[i]);
 		ASSERT_LE(0, fds[i])
 			TH_LOG("arena %d: %s", i, strerror(-fds[i]));
 	}
@@ -684,7 +644,7 @@ __test_helper int meta_child(struct meta_seen *r, const char *cga,
 	/* in cga from here on */
 	r->cur0 = cg_read(cga, "memory.current");
 	for (i = 0; i < MAX_ARENAS_PER_MM; i++) {
-		fds[i] = raw_create_id(GCA_HEAP_SIZE_MAX, &id);
+		fds[i] = raw_create(GCA_HEAP_SIZE_MAX, &id);
 		if (fds[i] < 0)
 			return 101;
 		r->meta_sum += arena_meta(id);
@@ -793,26 +753,10 @@ struct regs {
 	unsigned int unregister_errors;
 };
 
-static int raw_register_self(int fd)
-{
-	struct gca_thread_reg tr = { .size = sizeof(tr) };
-	pthread_attr_t attr;
-	size_t size;
-	void *addr;
-
-	if (pthread_getattr_np(pthread_self(), &attr))
-		return EINVAL;
-	pthread_attr_getstack(&attr, &addr, &size);
-	pthread_attr_destroy(&attr);
-	tr.stack_lo = (uintptr_t)addr;
-	tr.stack_hi = (uintptr_t)addr + size;
-	return ioctl_err(fd, GCA_IOC_REGISTER_THREAD, &tr);
-}
-
 static void *reg_main(void *arg)
 {
 	struct regs *r = arg;
-	int ret = raw_register_self(r->fd);
+	int ret = raw_register(r->fd);
 
 	pthread_mutex_lock(&r->lock);
 	if (ret) {
@@ -825,13 +769,8 @@ static void *reg_main(void *arg)
 	while (!r->release)
 		pthread_cond_wait(&r->cond, &r->lock);
 	pthread_mutex_unlock(&r->lock);
-	if (!ret && r->release == 1) {
-		struct gca_thread_unreg tu = { .size = sizeof(tu) };
-
-		if (ioctl(r->fd, GCA_IOC_UNREGISTER_THREAD, &tu))
-			__atomic_add_fetch(&r->unregister_errors, 1,
-					   __ATOMIC_RELAXED);
-	}
+	if (!ret && r->release == 1 && raw_unregister(r->fd))
+		__atomic_add_fetch(&r->unregister_errors, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -891,7 +830,7 @@ TEST_F_TIMEOUT(limits, max_threads_raw, 300)
 	ASSERT_EQ(0, start_regs(&r, th, MAX_THREADS - 1, MAX_THREADS - 1));
 	EXPECT_EQ((unsigned int)MAX_THREADS - 1, r.registered);
 	EXPECT_EQ(0U, r.failed) TH_LOG("%s", strerror(r.fail_err));
-	ASSERT_EQ(0, raw_register_self(r.fd));
+	ASSERT_EQ(0, raw_register(r.fd));
 	TH_LOG("%u threads registered in %llu ms", MAX_THREADS,
 	       (unsigned long long)(now_ns() - t0) / 1000000);
 	/* One more, from a new thread: ENOSPC. */
@@ -900,8 +839,8 @@ TEST_F_TIMEOUT(limits, max_threads_raw, 300)
 	EXPECT_EQ(ENOSPC, r.fail_err);
 	/* This one leaves; a place is free (checked from here). */
 	ASSERT_EQ(0, ioctl_err(r.fd, GCA_IOC_UNREGISTER_THREAD, &tu));
-	ASSERT_EQ(0, raw_register_self(r.fd));
-	EXPECT_EQ(EEXIST, raw_register_self(r.fd));
+	ASSERT_EQ(0, raw_register(r.fd));
+	EXPECT_EQ(EEXIST, raw_register(r.fd));
 	ASSERT_EQ(0, ioctl_err(r.fd, GCA_IOC_UNREGISTER_THREAD, &tu));
 
 	/*
@@ -921,10 +860,10 @@ TEST_F_TIMEOUT(limits, max_threads_raw, 300)
 	EXPECT_EQ((unsigned int)MAX_THREADS, r.registered);
 	EXPECT_EQ(0U, r.failed) TH_LOG("after the reap: %s",
 				       strerror(r.fail_err));
-	EXPECT_EQ(ENOSPC, raw_register_self(r.fd));
+	EXPECT_EQ(ENOSPC, raw_register(r.fd));
 	release_regs(&r, th, MAX_THREADS, 1);
 	EXPECT_EQ(0U, r.unregister_errors);
-	ASSERT_EQ(0, raw_register_self(r.fd));
+	ASSERT_EQ(0, raw_register(r.fd));
 	EXPECT_EQ(0, ioctl_err(r.fd, GCA_IOC_COLLECT, &hs));
 	close(r.fd);
 	free(th);

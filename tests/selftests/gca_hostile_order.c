@@ -35,57 +35,10 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
-#include "gca_test.h"
+#include "gca_test_raw.h"
 
 #define HEAP		(16 * SZ_1M)
 #define SALT		0x0dde4ULL
-
-static int ioctl_err(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? errno : 0;
-}
-
-static int mmap_err(void *p)
-{
-	return p == MAP_FAILED ? errno : 0;
-}
-
-static void thread_stack(__u64 *lo, __u64 *hi)
-{
-	pthread_attr_t attr;
-	size_t size;
-	void *addr;
-
-	*lo = *hi = 0;
-	if (pthread_getattr_np(pthread_self(), &attr))
-		return;
-	if (!pthread_attr_getstack(&attr, &addr, &size)) {
-		*lo = (uintptr_t)addr;
-		*hi = (uintptr_t)addr + size;
-	}
-	pthread_attr_destroy(&attr);
-}
-
-/* EAGAIN: it met mark termination; the ABI says ask again, as the library does. */
-static int raw_register(int fd)
-{
-	struct gca_thread_reg tr = { .size = sizeof(tr) };
-	int ret;
-
-	thread_stack(&tr.stack_lo, &tr.stack_hi);
-	do
-		ret = ioctl_err(fd, GCA_IOC_REGISTER_THREAD, &tr);
-	while (ret == EAGAIN);
-	return ret;
-}
-
-static int raw_hs(int fd, unsigned long cmd)
-{
-	struct gca_handshake hs = { .size = sizeof(hs) };
-
-	hs.sp = (uintptr_t)__builtin_frame_address(0);
-	return ioctl_err(fd, cmd, &hs);
-}
 
 /* A raw arena: created, optionally mapped. */
 struct raw {
@@ -246,7 +199,7 @@ TEST_F_TIMEOUT(order, before_create, 300)
 	EXPECT_EQ(EBADFD, ioctl_err(fd, GCA_IOC_REFILL, &rf));
 	EXPECT_EQ(EBADFD, ioctl_err(fd, GCA_IOC_ALLOC_LARGE, &al));
 	/* A cycle with no heap mapped is harmless. */
-	EXPECT_EQ(0, raw_hs(fd, GCA_IOC_COLLECT));
+	EXPECT_EQ(0, raw_hs(fd, GCA_IOC_COLLECT, NULL, 0, NULL));
 	close(fd);
 }
 
@@ -327,7 +280,7 @@ TEST_F_TIMEOUT(order, mmap_rules, 300)
 				       MAP_SHARED, r.fd, GCA_OFF_HEAP)));
 	/* The arena works on without a heap mapping. */
 	EXPECT_EQ(0, raw_register(r.fd));
-	EXPECT_EQ(0, raw_hs(r.fd, GCA_IOC_COLLECT));
+	EXPECT_EQ(0, raw_hs(r.fd, GCA_IOC_COLLECT, NULL, 0, NULL));
 	proc_arena_path(r.cr.id, path, sizeof(path));
 	raw_free(&r);
 	EXPECT_TRUE(wait_gone(path, 3000));
@@ -746,7 +699,7 @@ TEST_F_TIMEOUT(order, close_while_mapped_raw, 300)
 	close(r.fd);
 	EXPECT_EQ(EBADF, ioctl_err(r.fd, GCA_IOC_READ_STATS, &st));
 	EXPECT_EQ(0, ioctl_err(dup_fd, GCA_IOC_READ_STATS, &st));
-	EXPECT_EQ(0, raw_hs(dup_fd, GCA_IOC_COLLECT));
+	EXPECT_EQ(0, raw_hs(dup_fd, GCA_IOC_COLLECT, NULL, 0, NULL));
 	close(dup_fd);
 	r.fd = -1;
 
@@ -810,7 +763,7 @@ static void *blocked_collect_main(void *arg)
 	struct blocked_collect *b = arg;
 
 	b->started = 1;
-	b->ret = raw_hs(b->fd, GCA_IOC_COLLECT);
+	b->ret = raw_hs(b->fd, GCA_IOC_COLLECT, NULL, 0, NULL);
 	return NULL;
 }
 
@@ -873,8 +826,8 @@ static int fork_checks(struct gca_arena *a, int fd, const void *heap,
 	if (ioctl_err(fd, GCA_IOC_READ_STATS, &st) != EPERM ||
 	    ioctl_err(fd, GCA_IOC_REGISTER_THREAD, &tr) != EPERM ||
 	    ioctl_err(fd, GCA_IOC_CREATE, &cr) != EPERM ||
-	    raw_hs(fd, GCA_IOC_COLLECT) != EPERM ||
-	    raw_hs(fd, GCA_IOC_HANDSHAKE) != EPERM)
+	    raw_hs(fd, GCA_IOC_COLLECT, NULL, 0, NULL) != EPERM ||
+	    raw_hs(fd, GCA_IOC_HANDSHAKE, NULL, 0, NULL) != EPERM)
 		fail |= 4;
 	if (mmap_err(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
 			  GCA_OFF_CTRL)) != EPERM)
@@ -1285,7 +1238,7 @@ static void *raw_collector_main(void *arg)
 
 	ret = raw_register(c->fd);
 	while (!ret && !c->stop) {
-		ret = raw_hs(c->fd, GCA_IOC_COLLECT);
+		ret = raw_hs(c->fd, GCA_IOC_COLLECT, NULL, 0, NULL);
 		if (ret == EINTR) {
 			ret = 0;
 			continue;
@@ -1372,7 +1325,7 @@ static void *start_cycle_main(void *arg)
 	struct starter *s = arg;
 
 	/* unregistered: its own COLLECT waits for the registered one */
-	s->ret = raw_hs(s->fd, GCA_IOC_COLLECT);
+	s->ret = raw_hs(s->fd, GCA_IOC_COLLECT, NULL, 0, NULL);
 	s->done = 1;
 	return NULL;
 }
@@ -1388,7 +1341,7 @@ static int answer_until_done(int fd, struct starter *s)
 	int ret = 0;
 
 	while (!s->done && now_ns() - t0 < 20000000000ULL) {
-		ret = raw_hs(fd, GCA_IOC_HANDSHAKE);
+		ret = raw_hs(fd, GCA_IOC_HANDSHAKE, NULL, 0, NULL);
 		if (ret && ret != EINTR)
 			break;
 		sleep_ms(1);
@@ -1417,7 +1370,7 @@ static bool wait_for_request(struct raw *r, struct starter *s, int at_term)
 			return true;
 		if (at_term && phase == GCA_PHASE_MARK && seq != answered) {
 			answered = seq;
-			raw_hs(r->fd, GCA_IOC_HANDSHAKE);
+			raw_hs(r->fd, GCA_IOC_HANDSHAKE, NULL, 0, NULL);
 			continue;
 		}
 		sleep_ms(1);
@@ -1725,7 +1678,7 @@ static void exec_vm_sibling_child(int out, int hold)
 		    CLONE_VM | CLONE_VFORK | SIGCHLD, &v);
 	if (pid < 0 || v.reg_err)
 		_exit(5);
-	_exit(raw_hs(r.fd, GCA_IOC_COLLECT) ? 6 : 0);
+	_exit(raw_hs(r.fd, GCA_IOC_COLLECT, NULL, 0, NULL) ? 6 : 0);
 }
 
 TEST_F_TIMEOUT(order, exec_clone_vm_sibling, 60)

@@ -22,18 +22,13 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "gca_test.h"
+#include "gca_test_raw.h"
 
 #define OTHER_UID	1000
 #define OTHER_GID	1000
 #define MAX_ARENAS_PER_USER	256	/* kmod/gca_arena.h */
 #define MAX_ARENAS_PER_MM	64
 #define SALT		0x05e7ULL
-
-static int ioctl_err(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? errno : 0;
-}
 
 static int drop_privileges(void)
 {
@@ -497,17 +492,9 @@ static int holder_child(unsigned int n, int wfd, int rfd)
 	if (drop_privileges())
 		_exit(1);
 	for (i = 0; i < n; i++) {
-		struct gca_create cr = { .size = sizeof(cr),
-					 .heap_size = 4 * SZ_1M };
-
-		fd = open(GCA_DEV, O_RDWR | O_CLOEXEC);
+		fd = raw_create(4 * SZ_1M, NULL);
 		if (fd < 0) {
-			first_err = first_err ? first_err : errno;
-			continue;
-		}
-		if (ioctl(fd, GCA_IOC_CREATE, &cr)) {
-			first_err = first_err ? first_err : errno;
-			close(fd);
+			first_err = first_err ? first_err : -fd;
 			continue;
 		}
 		made++;

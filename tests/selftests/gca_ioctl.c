@@ -17,13 +17,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "gca_test.h"
-
-/* errno of a failed ioctl, 0 on success */
-static int ioctl_err(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? errno : 0;
-}
+#include "gca_test_raw.h"
 
 static void *mmap_ctrl(int fd, size_t len, int prot)
 {
@@ -33,11 +27,6 @@ static void *mmap_ctrl(int fd, size_t len, int prot)
 static void *mmap_heap(int fd, size_t len, int prot, int flags)
 {
 	return mmap(NULL, len, prot, flags, fd, GCA_OFF_HEAP);
-}
-
-static int mmap_err(void *p)
-{
-	return p == MAP_FAILED ? errno : 0;
 }
 
 #define HEAP	(16 * SZ_1M)
@@ -71,9 +60,6 @@ static void setup_arena(struct __test_metadata *_metadata,
 			FIXTURE_DATA(raw) *self, bool reg)
 {
 	struct gca_thread_reg tr = { .size = sizeof(tr) };
-	pthread_attr_t attr;
-	size_t size;
-	void *addr;
 
 	self->cr = (struct gca_create){ .size = sizeof(self->cr),
 					.heap_size = HEAP };
@@ -87,11 +73,7 @@ static void setup_arena(struct __test_metadata *_metadata,
 	ASSERT_NE(MAP_FAILED, self->heap);
 	if (!reg)
 		return;
-	ASSERT_EQ(0, pthread_getattr_np(pthread_self(), &attr));
-	ASSERT_EQ(0, pthread_attr_getstack(&attr, &addr, &size));
-	pthread_attr_destroy(&attr);
-	tr.stack_lo = (uintptr_t)addr;
-	tr.stack_hi = (uintptr_t)addr + size;
+	ASSERT_EQ(0, thread_stack(&tr.stack_lo, &tr.stack_hi));
 	ASSERT_EQ(0, ioctl_err(self->fd, GCA_IOC_REGISTER_THREAD, &tr));
 	EXPECT_EQ(self->ctrl->hs_seq, tr.hs_seq);
 }
@@ -344,42 +326,6 @@ static bool tail_intact(const uint8_t *buf, const struct size_case *sc,
 	return true;
 }
 
-/* The calling thread's stack, as the library registers it. */
-static int self_stack(struct gca_thread_reg *tr)
-{
-	pthread_attr_t attr;
-	size_t size;
-	void *addr;
-
-	if (pthread_getattr_np(pthread_self(), &attr))
-		return -1;
-	if (pthread_attr_getstack(&attr, &addr, &size)) {
-		pthread_attr_destroy(&attr);
-		return -1;
-	}
-	pthread_attr_destroy(&attr);
-	tr->stack_lo = (uintptr_t)addr;
-	tr->stack_hi = (uintptr_t)addr + size;
-	return 0;
-}
-
-/* Register the calling thread on fd with the full struct. */
-static int register_self(int fd)
-{
-	struct gca_thread_reg tr = { .size = sizeof(tr) };
-
-	if (self_stack(&tr))
-		return -1;
-	return ioctl_err(fd, GCA_IOC_REGISTER_THREAD, &tr);
-}
-
-static int unregister_self(int fd)
-{
-	struct gca_thread_unreg tu = { .size = sizeof(tu) };
-
-	return ioctl_err(fd, GCA_IOC_UNREGISTER_THREAD, &tu);
-}
-
 static uint64_t size_root[8];
 
 static int roots_full(int fd, unsigned long cmd)
@@ -401,6 +347,7 @@ static int sized_call(int fd, const struct size_case *sc, uint32_t usize,
 		      uint64_t extra, bool *tail_ok)
 {
 	uint64_t query_addr = (uintptr_t)size_root, live = 0;
+	struct gca_thread_reg *tr;
 	struct gca_handshake *hs;
 	struct gca_roots *ro;
 	struct gca_query *q;
@@ -410,12 +357,14 @@ static int sized_call(int fd, const struct size_case *sc, uint32_t usize,
 	buf = calloc(1, sc->size + 8);
 	if (!buf)
 		return -1;
+	tr = (void *)buf;
 	hs = (void *)buf;
 	ro = (void *)buf;
 	q = (void *)buf;
 	switch (sc->cmd) {
 	case GCA_IOC_REGISTER_THREAD:
-		if (self_stack((void *)buf) || unregister_self(fd))
+		if (thread_stack(&tr->stack_lo, &tr->stack_hi) ||
+		    raw_unregister(fd))
 			goto err;
 		break;
 	case GCA_IOC_REFILL:
@@ -451,11 +400,11 @@ static int sized_call(int fd, const struct size_case *sc, uint32_t usize,
 	switch (sc->cmd) {
 	case GCA_IOC_REGISTER_THREAD:
 		if (ret)
-			undo = register_self(fd);
+			undo = raw_register(fd);
 		break;
 	case GCA_IOC_UNREGISTER_THREAD:
 		if (!ret)
-			undo = register_self(fd);
+			undo = raw_register(fd);
 		break;
 	case GCA_IOC_ADD_ROOTS:
 		if (!ret)
