@@ -268,28 +268,8 @@ TEST_F_TIMEOUT(bounds, term_reveals_every_time, 300)
 /* Huge large objects: backed a piece per lock hold, killable, nothing  */
 /* kept on failure.                                                     */
 
-#define CG_ROOT		"/sys/fs/cgroup"
 #define HUGE_HEAP	(32ULL << 30)
 #define HUGE_BYTES	(HUGE_HEAP - SZ_64M)
-
-static int cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	return write_file(path, val);
-}
-
-static int64_t cg_read(const char *dir, const char *file)
-{
-	char path[256], buf[64];
-	int64_t v;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if (read_file(path, buf, sizeof(buf)) < 0 || parse_s64(buf, &v))
-		return -1;
-	return v;
-}
 
 /* A fresh memory cgroup (dir), or a reason to skip. */
 static const char *cg_make(char *dir, size_t n, const char *name,

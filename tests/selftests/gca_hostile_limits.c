@@ -35,31 +35,6 @@
 
 #define SALT	0x11b175ULL
 
-static bool wait_child(pid_t pid, unsigned int ms, int *status)
-{
-	unsigned int waited;
-
-	for (waited = 0; waited <= ms; waited += 5) {
-		if (waitpid(pid, status, WNOHANG) == pid)
-			return true;
-		sleep_ms(5);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, status, 0);
-	return false;
-}
-
-static void check_arena(struct __test_metadata *_metadata,
-			struct gca_arena *a)
-{
-	struct gca_memstats ms;
-
-	ASSERT_EQ(0, gca_read_memstats(a, &ms));
-	EXPECT_EQ(ms.mallocs - ms.frees, ms.heap_objects);
-	EXPECT_LE(ms.heap_alloc, ms.heap_inuse);
-	EXPECT_LE(ms.heap_inuse, ms.heap_sys);
-}
-
 FIXTURE(limits) {
 	struct gca_arena *a;
 };
@@ -296,16 +271,6 @@ TEST_F_TIMEOUT(limits, heap_exhaustion, 240)
 /* ------------------------------------------------------------------ */
 /* A memory cgroup: the arena's memory is charged to it and allocation */
 /* fails with ENOMEM at the limit; nobody is OOM-killed.               */
-
-#define CG_ROOT	"/sys/fs/cgroup"
-
-static int cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	return write_file(path, val);
-}
 
 static int64_t cg_event(const char *dir, const char *name)
 {
@@ -594,17 +559,6 @@ TEST_F_TIMEOUT(limits, empty_arenas_cost, 240)
 	gca_close(self->a);
 	self->a = NULL;
 	EXPECT_EQ(0, collector_threads(id));
-}
-
-static int64_t cg_read(const char *dir, const char *file)
-{
-	char path[256], buf[64];
-	int64_t v;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if (read_file(path, buf, sizeof(buf)) < 0 || parse_s64(buf, &v))
-		return -1;
-	return v;
 }
 
 /* What the child saw, in a page shared with the parent. */

@@ -94,28 +94,6 @@ static void raw_free(struct raw *r)
 	r->ctrl = MAP_FAILED;
 }
 
-/* Wait up to ms for a child; true if it was reaped (status set). */
-static bool wait_child(pid_t pid, unsigned int ms, int *status)
-{
-	unsigned int waited;
-
-	for (waited = 0; waited <= ms; waited += 5) {
-		if (waitpid(pid, status, WNOHANG) == pid)
-			return true;
-		sleep_ms(5);
-	}
-	return false;
-}
-
-/* Kill and reap a child that did not finish. */
-static void reap_hard(pid_t pid)
-{
-	int status;
-
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-}
-
 static bool heap_mapped_at(const void *p)
 {
 	unsigned char vec;
@@ -132,17 +110,6 @@ static uintptr_t heap_base(struct gca_arena *a)
 __test_helper struct node *make_list(struct gca_arena *a, uint64_t n)
 {
 	return build_list(a, n, 1, SALT);
-}
-
-static void check_arena(struct __test_metadata *_metadata,
-			struct gca_arena *a)
-{
-	struct gca_memstats ms;
-
-	ASSERT_EQ(0, gca_read_memstats(a, &ms));
-	EXPECT_EQ(ms.mallocs - ms.frees, ms.heap_objects);
-	EXPECT_LE(ms.heap_alloc, ms.heap_inuse);
-	EXPECT_LE(ms.heap_inuse, ms.heap_sys);
 }
 
 FIXTURE(order) {
@@ -586,9 +553,7 @@ TEST_F_TIMEOUT(order, mprotect_readonly_child, 60)
 		ASSERT_LE(0, pid);
 		if (pid == 0)
 			_exit(readonly_child(how));
-		ASSERT_TRUE(wait_child(pid, 30000, &status)) {
-			reap_hard(pid);
-		}
+		ASSERT_TRUE(wait_child(pid, 30000, &status));
 		EXPECT_TRUE(WIFSIGNALED(status) &&
 			    (WTERMSIG(status) == SIGSEGV ||
 			     WTERMSIG(status) == SIGBUS))
@@ -620,9 +585,7 @@ TEST_F_TIMEOUT(order, ctrl_unmapped_child, 60)
 	ASSERT_LE(0, pid);
 	if (pid == 0)
 		_exit(ctrl_child());
-	ASSERT_TRUE(wait_child(pid, 30000, &status)) {
-		reap_hard(pid);
-	}
+	ASSERT_TRUE(wait_child(pid, 30000, &status));
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
 		TH_LOG("status %#x", status);
 }
@@ -663,9 +626,7 @@ TEST_F_TIMEOUT(order, ctrl_zapped_child, 60)
 		ASSERT_LE(0, pid);
 		if (pid == 0)
 			_exit(ctrl_zap_child(advice[i]));
-		ASSERT_TRUE(wait_child(pid, 30000, &status)) {
-			reap_hard(pid);
-		}
+		ASSERT_TRUE(wait_child(pid, 30000, &status));
 		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			TH_LOG("madvise(control page, %d): the process %s (status %#x)",
 			       advice[i],
@@ -868,9 +829,7 @@ TEST_F_TIMEOUT(order, fork_with_mapping, 120)
 		ASSERT_LE(0, pid);
 		if (pid == 0)
 			_exit(fork_checks(a, gca_arena_fd(a), l, gca_ctrl(a)));
-		ASSERT_TRUE(wait_child(pid, 30000, &status)) {
-			reap_hard(pid);
-		}
+		ASSERT_TRUE(wait_child(pid, 30000, &status));
 		ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 		EXPECT_EQ(0, WEXITSTATUS(status))
 			TH_LOG("fork %d: child check bits %#x", i,
@@ -988,10 +947,8 @@ __test_helper int one_dying_child(int how, bool use_kill, unsigned int ms,
 		sleep_ms(ms);
 		kill(pid, SIGKILL);
 	}
-	if (!wait_child(pid, 20000, &status)) {
-		reap_hard(pid);
+	if (!wait_child(pid, 20000, &status))
 		return bad | 4;			/* a hang */
-	}
 	*why_status = status;
 	if (use_kill ? !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) :
 		       !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
@@ -1060,9 +1017,7 @@ TEST_F_TIMEOUT(order, stopped_process_isolated, 120)
 	proc_arena_path(id, path, sizeof(path));
 	EXPECT_TRUE(path_exists(path));
 	kill(pid, SIGKILL);
-	ASSERT_TRUE(wait_child(pid, 20000, &status)) {
-		reap_hard(pid);
-	}
+	ASSERT_TRUE(wait_child(pid, 20000, &status));
 	EXPECT_TRUE(WIFSIGNALED(status));
 	EXPECT_TRUE(wait_gone(path, 5000));
 	EXPECT_EQ(0, gca_collect(self->a));
@@ -1625,9 +1580,7 @@ TEST_F_TIMEOUT(order, exec_registered_thread, 60)
 		TH_LOG("the cycle waited for a thread that had called execve()");
 	EXPECT_EQ(0, rep.sigs)
 		TH_LOG("the new program got %d preempt signals", rep.sigs);
-	ASSERT_TRUE(wait_child(pid, 20000, &status)) {
-		reap_hard(pid);
-	}
+	ASSERT_TRUE(wait_child(pid, 20000, &status));
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
 		TH_LOG("child status %#x", status);
 }
@@ -1702,8 +1655,6 @@ TEST_F_TIMEOUT(order, exec_clone_vm_sibling, 60)
 	close(hold[0]);
 	/* the new program stays alive meanwhile: its exit would free it */
 	exited = wait_child(pid, 10000, &status);
-	if (!exited)
-		reap_hard(pid);
 	n = read(pfd[0], &rep, sizeof(rep));
 	close(pfd[0]);
 	close(hold[1]);

@@ -29,16 +29,6 @@
 
 #include "gca_test.h"
 
-#define OTHER_UID	1000
-#define OTHER_GID	1000
-
-static int drop_privileges(void)
-{
-	if (setgroups(0, NULL) || setgid(OTHER_GID) || setuid(OTHER_UID))
-		return -1;
-	return getuid() == OTHER_UID ? 0 : -1;
-}
-
 /* One byte from fd, waiting at most ms (-1: forever); the byte or -1. */
 static int read_byte(int fd, int ms)
 {

@@ -24,18 +24,9 @@
 
 #include "gca_test_raw.h"
 
-#define OTHER_UID	1000
-#define OTHER_GID	1000
 #define MAX_ARENAS_PER_USER	256	/* kmod/gca_arena.h */
 #define MAX_ARENAS_PER_MM	64
 #define SALT		0x05e7ULL
-
-static int drop_privileges(void)
-{
-	if (setgroups(0, NULL) || setgid(OTHER_GID) || setuid(OTHER_UID))
-		return -1;
-	return getuid() == OTHER_UID && geteuid() == OTHER_UID ? 0 : -1;
-}
 
 /* Who still holds an arena file or mapping (for failure messages). */
 static void who_holds(struct __test_metadata *_metadata)
@@ -51,20 +42,6 @@ static void who_holds(struct __test_metadata *_metadata)
 		TH_LOG("holder: %s", line);
 	if (f)
 		pclose(f);
-}
-
-static bool wait_child(pid_t pid, unsigned int ms, int *status)
-{
-	unsigned int waited;
-
-	for (waited = 0; waited <= ms; waited += 5) {
-		if (waitpid(pid, status, WNOHANG) == pid)
-			return true;
-		sleep_ms(5);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, status, 0);
-	return false;
 }
 
 /* Is there a row for arena id in /proc/gcarena/arenas?  -1: unreadable */

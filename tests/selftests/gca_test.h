@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the gcarena selftests: files in /proc and /sys, the
- * raw device, stack clearing for deterministic conservative scanning, and
- * self-checking lists and trees built in the arena.
+ * raw device, stack clearing for deterministic conservative scanning, an
+ * arena's invariants, children, another user and memory cgroups for the
+ * hostile programs, and self-checking lists and trees built in the arena.
+ * The calls of the ABI without the library are in gca_test_raw.h.
  */
 #ifndef _GCA_TEST_H
 #define _GCA_TEST_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 
@@ -341,6 +346,76 @@ static inline int open_arena(struct gca_arena **a, size_t heap_size,
 	p.flags |= GCA_PARAM_MEMORY_LIMIT;
 	p.memory_limit = GCA_MEMORY_LIMIT_NONE;
 	return gca_open(a, &p);
+}
+
+/*
+ * The invariants of an arena's statistics that hold at any time: every
+ * object counted once, and alloc <= inuse <= sys.
+ */
+static inline void check_arena(struct __test_metadata *_metadata,
+			       struct gca_arena *a)
+{
+	struct gca_memstats ms;
+
+	ASSERT_EQ(0, gca_read_memstats(a, &ms));
+	EXPECT_EQ(ms.mallocs - ms.frees, ms.heap_objects);
+	EXPECT_LE(ms.heap_alloc, ms.heap_inuse);
+	EXPECT_LE(ms.heap_inuse, ms.heap_sys);
+}
+
+/*
+ * Wait up to ms for a child: true if it was reaped (*status set), false
+ * if it was not done by then; it is then killed and reaped, so that no
+ * test leaves a child behind.
+ */
+static inline bool wait_child(pid_t pid, unsigned int ms, int *status)
+{
+	unsigned int waited;
+
+	for (waited = 0; waited <= ms; waited += 5) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		sleep_ms(5);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return false;
+}
+
+/* The unprivileged user the hostile programs become in a child. */
+#define OTHER_UID	1000
+#define OTHER_GID	1000
+
+/* From root to OTHER_UID for good (all ids, no groups): 0 or -1. */
+static inline int drop_privileges(void)
+{
+	if (setgroups(0, NULL) || setgid(OTHER_GID) || setuid(OTHER_UID))
+		return -1;
+	return getuid() == OTHER_UID && geteuid() == OTHER_UID ? 0 : -1;
+}
+
+/* A file of a cgroup v2 directory: written as by "echo", or a number. */
+#define CG_ROOT		"/sys/fs/cgroup"
+
+static inline int cg_write(const char *dir, const char *file,
+			   const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return write_file(path, val);
+}
+
+/* The file's whole number, or -1. */
+static inline int64_t cg_read(const char *dir, const char *file)
+{
+	char path[256], buf[64];
+	int64_t v;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_file(path, buf, sizeof(buf)) < 0 || parse_s64(buf, &v))
+		return -1;
+	return v;
 }
 
 /*
