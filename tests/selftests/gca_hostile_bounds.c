@@ -168,17 +168,7 @@ static int open_bounds_arena(struct gca_arena **a)
 	return gca_open(a, &p);
 }
 
-FIXTURE(huge) {
-	int unused;
-};
-
-FIXTURE_SETUP(huge)
-{
-}
-
-FIXTURE_TEARDOWN(huge)
-{
-}
+GCA_EMPTY_FIXTURE(huge);
 
 FIXTURE(bounds) {
 	struct gca_arena *a;

@@ -52,20 +52,7 @@
 /* How long the concurrent scribbling runs (TCG: ~7x slower than native). */
 #define SCRIBBLE_SECS	10
 
-FIXTURE(heap) {
-	struct gca_arena *a;
-};
-
-FIXTURE_SETUP(heap)
-{
-	self->a = NULL;
-}
-
-FIXTURE_TEARDOWN(heap)
-{
-	if (self->a)
-		gca_close(self->a);
-}
+GCA_ARENA_FIXTURE(heap);
 
 /* ------------------------------------------------------------------ */
 /* xorshift64*: a fixed seed per thread, reproducible runs             */

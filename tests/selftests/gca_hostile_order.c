@@ -112,20 +112,7 @@ __test_helper struct node *make_list(struct gca_arena *a, uint64_t n)
 	return build_list(a, n, 1, SALT);
 }
 
-FIXTURE(order) {
-	struct gca_arena *a;
-};
-
-FIXTURE_SETUP(order)
-{
-	self->a = NULL;
-}
-
-FIXTURE_TEARDOWN(order)
-{
-	if (self->a)
-		gca_close(self->a);
-}
+GCA_ARENA_FIXTURE(order);
 
 /* ------------------------------------------------------------------ */
 
@@ -1669,37 +1656,7 @@ TEST_F_TIMEOUT(order, exec_clone_vm_sibling, 60)
 
 /* ------------------------------------------------------------------ */
 
-FIXTURE(zz_final) {
-	int unused;
-};
-
-FIXTURE_SETUP(zz_final)
-{
-}
-
-FIXTURE_TEARDOWN(zz_final)
-{
-}
-
 /* Last: the module is still fully working. */
-TEST_F_TIMEOUT(zz_final, still_working, 120)
-{
-	struct gca_memstats ms;
-	struct gca_arena *a;
-	struct node *l;
-
-	ASSERT_EQ(0, open_arena(&a, 16 * SZ_1M, 100));
-	l = make_list(a, 5000);
-	ASSERT_NE(NULL, l);
-	ASSERT_EQ(0, churn(a, 100, 20000, 0));
-	clear_stack();
-	ASSERT_EQ(0, gca_collect(a));
-	ASSERT_EQ(0, gca_collect(a));
-	EXPECT_EQ(5000ULL, check_list(l, 1, SALT));
-	ASSERT_EQ(0, gca_read_memstats(a, &ms));
-	EXPECT_EQ(ms.mallocs - ms.frees, ms.heap_objects);
-	EXPECT_LT(0ULL, ms.frees);
-	gca_close(a);
-}
+GCA_TEST_STILL_WORKING(SALT)
 
 TEST_HARNESS_MAIN

@@ -191,26 +191,13 @@ static int other_user_child(int root_id, int root_fd)
 	return fail;
 }
 
-FIXTURE(user) {
-	struct gca_arena *a;
-};
-
-FIXTURE_SETUP(user)
-{
-	self->a = NULL;
-}
+GCA_ARENA_FIXTURE(user);
 
 /* (A SKIP in FIXTURE_SETUP would still run the test body.) */
 #define NEED_ROOT() do { \
 	if (geteuid() != 0) \
 		SKIP(return, "needs root (to become another user)"); \
 } while (0)
-
-FIXTURE_TEARDOWN(user)
-{
-	if (self->a)
-		gca_close(self->a);
-}
 
 TEST_F_TIMEOUT(user, inherited_fd_and_proc, 120)
 {
@@ -564,37 +551,7 @@ TEST_F_TIMEOUT(user, per_user_arena_limit, 240)
 
 /* ------------------------------------------------------------------ */
 
-FIXTURE(zz_final) {
-	int unused;
-};
-
-FIXTURE_SETUP(zz_final)
-{
-}
-
-FIXTURE_TEARDOWN(zz_final)
-{
-}
-
 /* Last: the module is still fully working. */
-TEST_F_TIMEOUT(zz_final, still_working, 120)
-{
-	struct gca_memstats ms;
-	struct gca_arena *a;
-	struct node *l;
-
-	ASSERT_EQ(0, open_arena(&a, 16 * SZ_1M, 100));
-	l = build_list(a, 5000, 1, SALT);
-	ASSERT_NE(NULL, l);
-	ASSERT_EQ(0, churn(a, 100, 20000, 0));
-	clear_stack();
-	ASSERT_EQ(0, gca_collect(a));
-	ASSERT_EQ(0, gca_collect(a));
-	EXPECT_EQ(5000ULL, check_list(l, 1, SALT));
-	ASSERT_EQ(0, gca_read_memstats(a, &ms));
-	EXPECT_EQ(ms.mallocs - ms.frees, ms.heap_objects);
-	EXPECT_LT(0ULL, ms.frees);
-	gca_close(a);
-}
+GCA_TEST_STILL_WORKING(SALT)
 
 TEST_HARNESS_MAIN

@@ -536,4 +536,75 @@ __test_helper int churn(struct gca_arena *a, size_t size, uint64_t count,
 	return 0;
 }
 
+/*
+ * A fixture that holds only an arena a test may open in self->a, closed
+ * after the test if the test left it open.
+ */
+#define GCA_ARENA_FIXTURE(name)						\
+	FIXTURE(name) {							\
+		struct gca_arena *a;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		self->a = NULL;						\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		if (self->a)						\
+			gca_close(self->a);				\
+	}
+
+/* A fixture with nothing in it: it only names and orders its tests. */
+#define GCA_EMPTY_FIXTURE(name)						\
+	FIXTURE(name) {							\
+		int unused;						\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+	}
+
+/*
+ * After all a hostile program did, the module still works: a fresh arena
+ * allocates, collects, keeps the list that is reachable and frees the
+ * garbage around it.  *ms: its statistics at the end, for a program that
+ * checks more of them.
+ */
+__test_helper void check_still_working(struct __test_metadata *_metadata,
+				       uint64_t salt, struct gca_memstats *ms)
+{
+	struct gca_arena *a;
+	struct node *l;
+
+	ASSERT_EQ(0, open_arena(&a, 16 * SZ_1M, 100));
+	l = build_list(a, 5000, 1, salt);
+	ASSERT_NE(NULL, l);
+	ASSERT_EQ(0, churn(a, 100, 20000, 0));
+	clear_stack();
+	ASSERT_EQ(0, gca_collect(a));
+	ASSERT_EQ(0, gca_collect(a));
+	EXPECT_EQ(5000ULL, check_list(l, 1, salt));
+	ASSERT_EQ(0, gca_read_memstats(a, ms));
+	EXPECT_EQ(ms->mallocs - ms->frees, ms->heap_objects);
+	EXPECT_LT(0ULL, ms->frees);
+	gca_close(a);
+}
+
+/*
+ * zz_final.still_working, the last test of a hostile program: the
+ * harness runs fixtures in the order they are declared, so this goes at
+ * the end of the file.
+ */
+#define GCA_TEST_STILL_WORKING(salt)					\
+	GCA_EMPTY_FIXTURE(zz_final);					\
+									\
+	TEST_F_TIMEOUT(zz_final, still_working, 120)			\
+	{								\
+		struct gca_memstats ms;					\
+									\
+		check_still_working(_metadata, salt, &ms);		\
+	}
+
 #endif /* _GCA_TEST_H */
