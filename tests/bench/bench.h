@@ -186,6 +186,58 @@ void bench_cpu_snapshot(struct bench_cpu *c);
 void bench_cpu_results(const char *bench, const char *param,
 		       const struct bench_cpu *start);
 
+/*
+ * The live heap of pauses, markrate and heapover is a table of units: a
+ * record of unit/2 bytes pointing to two leaves of unit/4 bytes, every
+ * object scanned (BENCH_UNIT gives size classes 128 and 64).  A unit is
+ * filled from its number k so that bench_unit_check() can tell that a
+ * unit still reachable was not freed and reused.  Inline, so that a
+ * constant unit size is folded in as when each benchmark had its own.
+ */
+#define BENCH_UNIT	256
+
+static inline void *bench_unit_new(size_t unit, uint64_t k)
+{
+	size_t rec_size = unit / 2, leaf_size = unit / 4, i;
+	void **r = bench_alloc(rec_size);
+	uint64_t *l0 = bench_alloc(leaf_size), *l1 = bench_alloc(leaf_size);
+	uint64_t *d = (uint64_t *)r;
+
+	for (i = 0; i < leaf_size / 8; i++)
+		l0[i] = l1[i] = k + i;
+	for (i = 2; i < rec_size / 8; i++)
+		d[i] = k ^ i;
+	bench_store(&r[0], l0);
+	bench_store(&r[1], l1);
+	return r;
+}
+
+static inline void bench_unit_check(void *unit_ptr, size_t unit)
+{
+	void **r = unit_ptr;
+	uint64_t *d = unit_ptr, *l0 = r[0], *l1 = r[1], k = d[2] ^ 2;
+	size_t i;
+
+	for (i = 2; i < unit / 2 / 8; i++)
+		if (d[i] != (k ^ i))
+			bench_die("live record %p overwritten", unit_ptr);
+	for (i = 0; i < unit / 4 / 8; i++)
+		if (l0[i] != k + i || l1[i] != k + i)
+			bench_die("live leaf of %p overwritten", unit_ptr);
+}
+
+/* A unit dropped: freed where the backend wants it (BENCH_EXPLICIT_FREE). */
+static inline void bench_unit_free(void *unit_ptr)
+{
+	void **r = unit_ptr;
+
+	if (!BENCH_EXPLICIT_FREE)
+		return;
+	bench_free(r[0]);
+	bench_free(r[1]);
+	bench_free(r);
+}
+
 /* Pause collection for benchmarks that record them (bench_util.c). */
 struct bench_pauselog {
 	uint64_t *ns;

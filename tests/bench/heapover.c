@@ -29,53 +29,6 @@
 #include <stdlib.h>
 #include "bench.h"
 
-#define REC_SIZE	128
-#define LEAF_SIZE	64
-#define UNIT_SIZE	(REC_SIZE + 2 * LEAF_SIZE)
-
-struct rec {
-	void *leaf[2];
-	uint64_t data[REC_SIZE / 8 - 2];
-};
-
-/* The unit still holds what new_unit() wrote: it was not freed. */
-static void check_unit(struct rec *r)
-{
-	uint64_t *l0 = r->leaf[0], *l1 = r->leaf[1], k = r->data[0];
-	unsigned int i;
-
-	for (i = 0; i < REC_SIZE / 8 - 2; i++)
-		if (r->data[i] != (k ^ i))
-			bench_die("live record %p overwritten", (void *)r);
-	for (i = 0; i < LEAF_SIZE / 8; i++)
-		if (l0[i] != k + i || l1[i] != k + i)
-			bench_die("live leaf of %p overwritten", (void *)r);
-}
-
-static void *new_unit(uint64_t k)
-{
-	struct rec *r = bench_alloc(REC_SIZE);
-	uint64_t *l0 = bench_alloc(LEAF_SIZE), *l1 = bench_alloc(LEAF_SIZE);
-	unsigned int i;
-
-	for (i = 0; i < LEAF_SIZE / 8; i++)
-		l0[i] = l1[i] = k + i;
-	for (i = 0; i < REC_SIZE / 8 - 2; i++)
-		r->data[i] = k ^ i;
-	bench_store(&r->leaf[0], l0);
-	bench_store(&r->leaf[1], l1);
-	return r;
-}
-
-static void free_unit(struct rec *r)
-{
-	if (!BENCH_EXPLICIT_FREE)
-		return;
-	bench_free(r->leaf[0]);
-	bench_free(r->leaf[1]);
-	bench_free(r);
-}
-
 struct peaks {
 	uint64_t heap_sys, heap_backed, sys, rss;
 };
@@ -118,8 +71,8 @@ int main(int argc, char **argv)
 	if (live_mib < 1 || volume < 1 || gcp < 1 || limit_pct < 0 ||
 	    limit_pct > 100)
 		bench_die("bad arguments");
-	n = ((uint64_t)live_mib << 20) / UNIT_SIZE;
-	live = n * UNIT_SIZE + n * sizeof(void *);
+	n = ((uint64_t)live_mib << 20) / BENCH_UNIT;
+	live = n * BENCH_UNIT + n * sizeof(void *);
 	steps = n * volume;
 	if (limit_pct)
 		limit = live * 100 / limit_pct;
@@ -132,7 +85,7 @@ int main(int argc, char **argv)
 	for (s = 0; s < n; s++) {
 		if ((s & 255) == 0 && deadline && bench_now_ns() - t0 > deadline)
 			break;
-		bench_store(&table[s], new_unit(s));
+		bench_store(&table[s], bench_unit_new(BENCH_UNIT, s));
 		if ((s & 255) == 255)
 			sample(&pk, (s & 1023) == 1023);
 	}
@@ -145,8 +98,8 @@ int main(int argc, char **argv)
 		uint64_t i = bench_rand(&seed) % n;
 		void *old = table[i];
 
-		bench_store(&table[i], new_unit(s));
-		free_unit(old);
+		bench_store(&table[i], bench_unit_new(BENCH_UNIT, s));
+		bench_unit_free(old);
 		if ((s & 255) == 255)
 			sample(&pk, (s & 1023) == 1023);
 	}
@@ -205,9 +158,9 @@ int main(int argc, char **argv)
 		}
 	}
 	for (s = 0; s < built; s++)
-		check_unit(table[s]);
+		bench_unit_check(table[s], BENCH_UNIT);
 	for (s = 0; s < built; s++)
-		free_unit(table[s]);
+		bench_unit_free(table[s]);
 	bench_free(table);
 	bench_fini();
 	return 0;

@@ -29,44 +29,6 @@
 #include <stdlib.h>
 #include "bench.h"
 
-#define REC_SIZE	128
-#define LEAF_SIZE	64
-#define UNIT_SIZE	(REC_SIZE + 2 * LEAF_SIZE)
-
-struct rec {
-	void *leaf[2];
-	uint64_t data[REC_SIZE / 8 - 2];
-};
-
-/* The unit still holds what new_unit() wrote: it was not freed. */
-static void check_unit(struct rec *r)
-{
-	uint64_t *l0 = r->leaf[0], *l1 = r->leaf[1], k = r->data[0];
-	unsigned int i;
-
-	for (i = 0; i < REC_SIZE / 8 - 2; i++)
-		if (r->data[i] != (k ^ i))
-			bench_die("live record %p overwritten", (void *)r);
-	for (i = 0; i < LEAF_SIZE / 8; i++)
-		if (l0[i] != k + i || l1[i] != k + i)
-			bench_die("live leaf of %p overwritten", (void *)r);
-}
-
-static void *new_unit(uint64_t k)
-{
-	struct rec *r = bench_alloc(REC_SIZE);
-	uint64_t *l0 = bench_alloc(LEAF_SIZE), *l1 = bench_alloc(LEAF_SIZE);
-	unsigned int i;
-
-	for (i = 0; i < LEAF_SIZE / 8; i++)
-		l0[i] = l1[i] = k + i;
-	for (i = 0; i < REC_SIZE / 8 - 2; i++)
-		r->data[i] = k ^ i;
-	bench_store(&r->leaf[0], l0);
-	bench_store(&r->leaf[1], l1);
-	return r;
-}
-
 static int cmp64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -129,11 +91,11 @@ int main(int argc, char **argv)
 
 	empty = collect_pauses(reps, &dummy, &wall0, &cpu0);
 
-	n = ((uint64_t)live_mib << 20) / UNIT_SIZE;
+	n = ((uint64_t)live_mib << 20) / BENCH_UNIT;
 	table = bench_alloc(n * sizeof(void *));
 	for (s = 0; s < n; s++)
-		bench_store(&table[s], new_unit(s));
-	live = n * UNIT_SIZE + n * sizeof(void *);
+		bench_store(&table[s], bench_unit_new(BENCH_UNIT, s));
+	live = n * BENCH_UNIT + n * sizeof(void *);
 	full = collect_pauses(reps, &marked, &wall, &cpu);
 	if (!full)
 		bench_die("no pause recorded");
@@ -160,7 +122,7 @@ int main(int argc, char **argv)
 			     marked / (wall / 1e9), "B/s");
 	/* keep the table reachable until here, and check it */
 	for (s = 0; s < n; s++)
-		check_unit(table[s]);
+		bench_unit_check(table[s], BENCH_UNIT);
 	bench_fini();
 	return 0;
 }

@@ -28,48 +28,6 @@
 #include <stdlib.h>
 #include "bench.h"
 
-/* A unit: a record of unit/2 bytes pointing to two leaves of unit/4. */
-static size_t rec_size, leaf_size;
-
-static void *new_unit(uint64_t k)
-{
-	void **r = bench_alloc(rec_size);
-	uint64_t *l0 = bench_alloc(leaf_size), *l1 = bench_alloc(leaf_size);
-	uint64_t *d = (uint64_t *)r;
-	size_t i;
-
-	for (i = 0; i < leaf_size / 8; i++)
-		l0[i] = l1[i] = k + i;
-	for (i = 2; i < rec_size / 8; i++)
-		d[i] = k ^ i;
-	bench_store(&r[0], l0);
-	bench_store(&r[1], l1);
-	return r;
-}
-
-/* The unit still holds what new_unit() wrote: it was not freed. */
-static void check_unit(void **r)
-{
-	uint64_t *d = (uint64_t *)r, *l0 = r[0], *l1 = r[1], k = d[2] ^ 2;
-	size_t i;
-
-	for (i = 2; i < rec_size / 8; i++)
-		if (d[i] != (k ^ i))
-			bench_die("live record %p overwritten", (void *)r);
-	for (i = 0; i < leaf_size / 8; i++)
-		if (l0[i] != k + i || l1[i] != k + i)
-			bench_die("live leaf of %p overwritten", (void *)r);
-}
-
-static void free_unit(void **r)
-{
-	if (!BENCH_EXPLICIT_FREE)
-		return;
-	bench_free(r[0]);
-	bench_free(r[1]);
-	bench_free(r);
-}
-
 #define HIST 64
 #define MAX_STALLS 4096
 static uint64_t stalls[MAX_STALLS];
@@ -130,7 +88,7 @@ int main(int argc, char **argv)
 	int nb, max_phase = -1;
 	long live_mib = bench_arg(argc, argv, "live", 16);
 	long volume = bench_arg(argc, argv, "volume", 4);
-	long unit = bench_arg(argc, argv, "unit", 256);
+	long unit = bench_arg(argc, argv, "unit", BENCH_UNIT);
 	uint64_t seed = bench_arg(argc, argv, "seed", 1) * 0x9e3779b97f4a7c15ULL | 1;
 	struct bench_pauselog pl = { 0 };
 	struct bench_opts o = { 0 };
@@ -142,8 +100,6 @@ int main(int argc, char **argv)
 
 	if (live_mib < 1 || volume < 1 || unit < 64 || unit % 32)
 		bench_die("bad arguments");
-	rec_size = unit / 2;
-	leaf_size = unit / 4;
 	n = ((uint64_t)live_mib << 20) / unit;
 	steps = n * volume;
 	o.heap_size = 0;
@@ -151,7 +107,7 @@ int main(int argc, char **argv)
 
 	table = bench_alloc(n * sizeof(void *));
 	for (s = 0; s < n; s++)
-		bench_store(&table[s], new_unit(s));
+		bench_store(&table[s], bench_unit_new(unit, s));
 	/* Pauses of the build phase are not counted. */
 	bench_pauselog_poll(&pl);
 	bench_pauselog_free(&pl);
@@ -165,8 +121,8 @@ int main(int argc, char **argv)
 		void *old = table[i];
 		int ph = bench_gc_phase();
 
-		bench_store(&table[i], new_unit(s));
-		free_unit(old);
+		bench_store(&table[i], bench_unit_new(unit, s));
+		bench_unit_free(old);
 		t = bench_now_ns();
 		gap = t - last;
 		last = t;
@@ -223,9 +179,9 @@ int main(int argc, char **argv)
 		     "MiB");
 	bench_pauselog_free(&pl);
 	for (s = 0; s < n; s++)
-		check_unit(table[s]);
+		bench_unit_check(table[s], unit);
 	for (s = 0; s < n; s++)
-		free_unit(table[s]);
+		bench_unit_free(table[s]);
 	bench_free(table);
 	bench_fini();
 	return 0;
