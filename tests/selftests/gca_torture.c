@@ -566,6 +566,27 @@ static struct obj *graph_new_node(struct mut *m)
 	return o;
 }
 
+/*
+ * Before a mutator waits for a lock that was taken: park or not, at
+ * random (never with GCA_TORTURE_NO_PARK), so that cycles meet waiting
+ * threads both ways.  True if parked: unpark() once the lock is held.
+ */
+static bool maybe_park(struct mut *m)
+{
+	if (no_park || !(rnd(&m->rng) & 1))
+		return false;
+	if (gca_enter_blocking(m->t->a))
+		fail(m, "gca_enter_blocking failed");
+	m->parks++;
+	return true;
+}
+
+static void unpark(struct mut *m, bool parked)
+{
+	if (parked && gca_leave_blocking(m->t->a))
+		fail(m, "gca_leave_blocking failed");
+}
+
 static void rdlock(struct mut *m)
 {
 	struct torture *t = m->t;
@@ -573,15 +594,9 @@ static void rdlock(struct mut *m)
 
 	if (!pthread_rwlock_tryrdlock(&t->lock))
 		return;
-	park = !no_park && (rnd(&m->rng) & 1);
-	if (park) {
-		if (gca_enter_blocking(t->a))
-			fail(m, "gca_enter_blocking failed");
-		m->parks++;
-	}
+	park = maybe_park(m);
 	pthread_rwlock_rdlock(&t->lock);
-	if (park && gca_leave_blocking(t->a))
-		fail(m, "gca_leave_blocking failed");
+	unpark(m, park);
 }
 
 static void graph_op(struct mut *m, struct obj **local)
@@ -964,15 +979,9 @@ static void mail_lock(struct mut *m)
 
 	if (!pthread_mutex_trylock(&t->mail_lock))
 		return;
-	park = !no_park && (rnd(&m->rng) & 1);
-	if (park) {
-		if (gca_enter_blocking(t->a))
-			fail(m, "gca_enter_blocking failed");
-		m->parks++;
-	}
+	park = maybe_park(m);
 	pthread_mutex_lock(&t->mail_lock);
-	if (park && gca_leave_blocking(t->a))
-		fail(m, "gca_leave_blocking failed");
+	unpark(m, park);
 }
 
 /*
