@@ -29,8 +29,6 @@
 
 #include "gca_test.h"
 
-/* A cycle must not wait for a laggard much longer than this. */
-#define STALL_LIMIT_NS	(20ULL * 1000000000ULL)
 #define SALT		0x5afeULL
 
 /* SIGURG deliveries per thread: the library chains to this handler. */
@@ -65,17 +63,6 @@ FIXTURE_TEARDOWN(sp)
 	gca_close(self->a);
 }
 
-static void wait_flag(volatile int *flag)
-{
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
-		sleep_ms(1);
-}
-
-static void set_flag(volatile int *flag)
-{
-	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
-}
-
 static uint32_t phase_of(struct gca_arena *a)
 {
 	return __atomic_load_n(&gca_ctrl(a)->phase, __ATOMIC_RELAXED);
@@ -93,21 +80,6 @@ static bool wait_marking(struct gca_arena *a, uint64_t limit_ns)
 		sched_yield();
 	}
 	return true;
-}
-
-/* Collect a few times with garbage in between; ns it took. */
-static uint64_t collect_rounds(struct gca_arena *a, int rounds, int *err)
-{
-	uint64_t t0 = now_ns();
-	int i;
-
-	*err = 0;
-	for (i = 0; i < rounds && !*err; i++) {
-		*err = gca_collect(a);
-		if (!*err)
-			*err = churn(a, sizeof(struct node), 4000, 0);
-	}
-	return now_ns() - t0;
 }
 
 /* A background thread calling gca_collect() until told to stop. */

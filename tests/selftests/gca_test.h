@@ -536,6 +536,37 @@ __test_helper int churn(struct gca_arena *a, size_t size, uint64_t count,
 	return 0;
 }
 
+/* A flag one thread raises and another waits for (without the library). */
+static inline void wait_flag(volatile int *flag)
+{
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+		sleep_ms(1);
+}
+
+static inline void set_flag(volatile int *flag)
+{
+	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+}
+
+/* A cycle must not wait for a laggard much longer than this. */
+#define STALL_LIMIT_NS	(20ULL * 1000000000ULL)
+
+/* Collect a few times with garbage in between; ns it took. */
+static inline uint64_t collect_rounds(struct gca_arena *a, int rounds,
+				      int *err)
+{
+	uint64_t t0 = now_ns();
+	int i;
+
+	*err = 0;
+	for (i = 0; i < rounds && !*err; i++) {
+		*err = gca_collect(a);
+		if (!*err)
+			*err = churn(a, sizeof(struct node), 4000, 0);
+	}
+	return now_ns() - t0;
+}
+
 /*
  * A fixture that holds only an arena a test may open in self->a, closed
  * after the test if the test left it open.

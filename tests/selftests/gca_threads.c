@@ -16,9 +16,6 @@
 
 #include "gca_test.h"
 
-/* A cycle must not wait for a laggard much longer than this. */
-#define STALL_LIMIT_NS	(20ULL * 1000000000ULL)
-
 FIXTURE(threads) {
 	struct gca_arena *a;
 };
@@ -31,17 +28,6 @@ FIXTURE_SETUP(threads)
 FIXTURE_TEARDOWN(threads)
 {
 	gca_close(self->a);
-}
-
-static void wait_flag(volatile int *flag)
-{
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
-		sleep_ms(1);
-}
-
-static void set_flag(volatile int *flag)
-{
-	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -143,21 +129,6 @@ TEST_F_TIMEOUT(threads, four_workers, 180)
 /* ------------------------------------------------------------------ */
 
 #define SALT_BLOCKED	0xb10cULL
-
-/* Collect a few times with garbage in between; ns it took. */
-static uint64_t collect_rounds(struct gca_arena *a, int rounds, int *err)
-{
-	uint64_t t0 = now_ns();
-	int i;
-
-	*err = 0;
-	for (i = 0; i < rounds && !*err; i++) {
-		*err = gca_collect(a);
-		if (!*err)
-			*err = churn(a, sizeof(struct node), 4000, 0);
-	}
-	return now_ns() - t0;
-}
 
 struct blocked {
 	struct gca_arena *a;
