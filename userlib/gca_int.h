@@ -101,9 +101,9 @@ struct gca_tcache {
 	uintptr_t tiny;			/* current 16-byte tiny block */
 	uintptr_t tinyoffset;
 	/*
-	 * Concurrent marking (barrier.c): the write barrier's buffer, filled
-	 * inside gca_store()'s section (__gca_ts.in_store) or the library's
-	 * (in_lib), emptied by every handshake; the park state.
+	 * Concurrent marking (barrier.c, park.c): the write barrier's buffer,
+	 * filled inside gca_store()'s section (__gca_ts.in_store) or the
+	 * library's (in_lib), emptied by every handshake; the park state.
 	 */
 	unsigned int nwbuf;
 	volatile int parked;		/* the kernel counts it as parked */
@@ -185,7 +185,7 @@ void __gca_sig_put(int sig) __hidden;
 int __gca_hs_call(struct gca_tcache *tc, unsigned long cmd, uint64_t seq,
 		  uint32_t flags, uintptr_t sp) __hidden;
 
-/* barrier.c */
+/* park.c */
 void __gca_park_clear(struct gca_tcache *tc) __hidden;
 
 /*
@@ -225,6 +225,27 @@ static inline void __gca_leave(struct gca_tcache *tc)
 static inline bool __gca_hs_due(const struct gca_tcache *tc)
 {
 	return unlikely(__gca_hs_seq(tc->ctrl) != tc->acked);
+}
+
+/*
+ * The write barrier's test and record, for barrier.c and for park.c's
+ * stores into the park table.
+ */
+static inline bool gca_barrier_active(const struct gca_arena *a)
+{
+	uint32_t phase = __atomic_load_n(&a->head.ctrl->phase,
+					 __ATOMIC_RELAXED);
+
+	return __gca_barrier_on(phase) && (a->features & GCA_FEAT_CONCURRENT);
+}
+
+/* Record v if it may point into the heap.  Room must have been made. */
+static inline void gca_wb_record(struct gca_tcache *tc, uintptr_t v)
+{
+	const struct gca_arena *a = tc->arena;
+
+	if (v - a->head.heap_base < a->heap_size)
+		tc->wbuf[tc->nwbuf++] = v;
 }
 
 /* ---- observability hooks (obs.c, profile.c; see gca_obs.h) ---- */

@@ -157,7 +157,7 @@ static __attribute__((noinline)) void gca_clear_dead_stack(void)
  * above it, the caller's jmp_buf and register spills included, is live
  * stack for the collector.  Its own locals (the argument block) are below
  * and need no scanning.  A park (GCA_HS_PARK) passes its caller's sp
- * instead (barrier.c).  The write barrier's buffer goes along (a value
+ * instead (park.c).  The write barrier's buffer goes along (a value
  * sent twice is shaded twice: harmless).
  */
 static __attribute__((noinline)) int gca_hs_ioctl(struct gca_tcache *tc,
