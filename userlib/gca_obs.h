@@ -3,8 +3,9 @@
  * libgcarena internals of the observability files: obs.c (GCARENA_DEBUG,
  * per-arena state), gctrace.c (the monitor thread and its lines),
  * wait.c (gca_wait_cycle), profile.c (heap sampling), pprof.c (the
- * profile.proto writer) and pool.c.  Included by those files only; the
- * rest of the library sees the hooks declared at the end of gca_int.h.
+ * profile.proto writer, with protobuf.c and symbolize.c behind
+ * gca_pprof.h) and pool.c.  Included by those files only; the rest of
+ * the library sees the hooks declared at the end of gca_int.h.
  */
 #ifndef _LIBGCARENA_OBS_H
 #define _LIBGCARENA_OBS_H

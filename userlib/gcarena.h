@@ -364,8 +364,9 @@ static inline void *gca_load(void *const *slot)
 }
 
 /* ==== Observability and object pools ====
- * gctrace.c, wait.c, profile.c, pprof.c, pool.c; manual pages
- * gca_wait_cycle(3), gca_write_heap_profile(3), gca_pool(3), gcarena(7).
+ * gctrace.c, wait.c, profile.c, pprof.c (with protobuf.c, symbolize.c),
+ * pool.c; manual pages gca_wait_cycle(3), gca_write_heap_profile(3),
+ * gca_pool(3), gcarena(7).
  *
  * GCARENA_DEBUG (read by gca_open(), as Go reads GODEBUG) is a
  * comma-separated list of settings:
