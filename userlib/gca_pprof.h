@@ -22,12 +22,12 @@ struct pb {
 	int err;
 };
 
-void pb_varint(struct pb *b, uint64_t v) __hidden;
-void pb_u64(struct pb *b, unsigned int field, uint64_t v) __hidden;
-void pb_bytes(struct pb *b, unsigned int field, const void *data,
-	      size_t len) __hidden;
+void __gca_pb_varint(struct pb *b, uint64_t v) __hidden;
+void __gca_pb_u64(struct pb *b, unsigned int field, uint64_t v) __hidden;
+void __gca_pb_bytes(struct pb *b, unsigned int field, const void *data,
+		    size_t len) __hidden;
 /* m as field of b; m is emptied for the next message */
-void pb_msg(struct pb *b, unsigned int field, struct pb *m) __hidden;
+void __gca_pb_msg(struct pb *b, unsigned int field, struct pb *m) __hidden;
 
 /* symbolize.c */
 
@@ -61,15 +61,15 @@ struct maps {
 };
 
 /* Executable file mappings of this process, the main executable first. */
-int maps_read(struct maps *ms) __hidden;
-void maps_free(struct maps *ms) __hidden;
+int __gca_maps_read(struct maps *ms) __hidden;
+void __gca_maps_free(struct maps *ms) __hidden;
 /* The mapping holding addr (*id: its number from 1, 0 = none) */
-struct mapping *maps_find(struct maps *ms, uint64_t addr,
-			  uint64_t *id) __hidden;
+struct mapping *__gca_maps_find(struct maps *ms, uint64_t addr,
+				uint64_t *id) __hidden;
 /* Function symbols of an ELF64 file, sorted by value. */
-void elf_load(struct elfsyms *e, const char *path) __hidden;
+void __gca_elf_load(struct elfsyms *e, const char *path) __hidden;
 /* The function containing runtime address addr of mapping m, or NULL. */
-const char *elf_lookup(const struct elfsyms *e, const struct mapping *m,
-		       uint64_t addr) __hidden;
+const char *__gca_elf_lookup(const struct elfsyms *e,
+			     const struct mapping *m, uint64_t addr) __hidden;
 
 #endif /* _LIBGCARENA_PPROF_H */

@@ -187,9 +187,9 @@ enum {
 static void pb_value_type(struct pb *b, struct pb *tmp, unsigned int field,
 			  struct strtab *st, const char *type, const char *unit)
 {
-	pb_u64(tmp, 1, str_id(st, type));
-	pb_u64(tmp, 2, str_id(st, unit));
-	pb_msg(b, field, tmp);
+	__gca_pb_u64(tmp, 1, str_id(st, type));
+	__gca_pb_u64(tmp, 2, str_id(st, unit));
+	__gca_pb_msg(b, field, tmp);
 }
 
 static uint64_t loc_addr(uintptr_t ret)
@@ -209,7 +209,7 @@ int __gca_pprof_write(struct gca_obs *o, int fd)
 	unsigned int h, k;
 	int ret;
 
-	ret = maps_read(&ms);
+	ret = __gca_maps_read(&ms);
 	if (ret)
 		goto out;
 	str_id(&st, "");
@@ -240,13 +240,13 @@ int __gca_pprof_write(struct gca_obs *o, int fd)
 
 		if (!l->addr)
 			continue;
-		mp = maps_find(&ms, l->addr, &l->mapping);
+		mp = __gca_maps_find(&ms, l->addr, &l->mapping);
 		if (!mp)
 			continue;
 		es = &ms.syms[mp->file];
 		if (!es->loaded)
-			elf_load(es, ms.files[mp->file]);
-		name = elf_lookup(es, mp, l->addr);
+			__gca_elf_load(es, ms.files[mp->file]);
+		name = __gca_elf_lookup(es, mp, l->addr);
 		if (name)
 			l->func = func_id(&lt, name);
 		if (!l->func)
@@ -275,32 +275,32 @@ int __gca_pprof_write(struct gca_obs *o, int fd)
 							loc_addr(bk->stk[k]));
 
 				if (l)
-					pb_varint(&v, l->id);
+					__gca_pb_varint(&v, l->id);
 			}
-			pb_msg(&m, 1, &v);
+			__gca_pb_msg(&m, 1, &v);
 			/* value, packed */
-			pb_varint(&v, ac);
-			pb_varint(&v, ab);
-			pb_varint(&v, ic);
-			pb_varint(&v, ib);
-			pb_msg(&m, 2, &v);
+			__gca_pb_varint(&v, ac);
+			__gca_pb_varint(&v, ab);
+			__gca_pb_varint(&v, ic);
+			__gca_pb_varint(&v, ib);
+			__gca_pb_msg(&m, 2, &v);
 			/* label bytes = size */
-			pb_u64(&v, 1, str_id(&st, "bytes"));
-			pb_u64(&v, 3, bk->size);
-			pb_msg(&m, 3, &v);
-			pb_msg(&b, P_SAMPLE, &m);
+			__gca_pb_u64(&v, 1, str_id(&st, "bytes"));
+			__gca_pb_u64(&v, 3, bk->size);
+			__gca_pb_msg(&m, 3, &v);
+			__gca_pb_msg(&b, P_SAMPLE, &m);
 		}
 	}
 
 	/* Mappings */
 	for (i = 0; i < ms.n; i++) {
-		pb_u64(&m, 1, i + 1);
-		pb_u64(&m, 2, ms.m[i].start);
-		pb_u64(&m, 3, ms.m[i].limit);
-		pb_u64(&m, 4, ms.m[i].offset);
-		pb_u64(&m, 5, str_id(&st, ms.m[i].path));
-		pb_u64(&m, 7, ms.m[i].all_named);
-		pb_msg(&b, P_MAPPING, &m);
+		__gca_pb_u64(&m, 1, i + 1);
+		__gca_pb_u64(&m, 2, ms.m[i].start);
+		__gca_pb_u64(&m, 3, ms.m[i].limit);
+		__gca_pb_u64(&m, 4, ms.m[i].offset);
+		__gca_pb_u64(&m, 5, str_id(&st, ms.m[i].path));
+		__gca_pb_u64(&m, 7, ms.m[i].all_named);
+		__gca_pb_msg(&b, P_MAPPING, &m);
 	}
 
 	/* Locations */
@@ -309,33 +309,33 @@ int __gca_pprof_write(struct gca_obs *o, int fd)
 
 		if (!l->addr)
 			continue;
-		pb_u64(&m, 1, l->id);
-		pb_u64(&m, 2, l->mapping);
-		pb_u64(&m, 3, l->addr);
+		__gca_pb_u64(&m, 1, l->id);
+		__gca_pb_u64(&m, 2, l->mapping);
+		__gca_pb_u64(&m, 3, l->addr);
 		if (l->func) {
-			pb_u64(&v, 1, l->func);
-			pb_msg(&m, 4, &v);
+			__gca_pb_u64(&v, 1, l->func);
+			__gca_pb_msg(&m, 4, &v);
 		}
-		pb_msg(&b, P_LOCATION, &m);
+		__gca_pb_msg(&b, P_LOCATION, &m);
 	}
 
 	/* Functions */
 	for (i = 0; i < lt.nf; i++) {
 		int64_t name = str_id(&st, lt.fnames[i]);
 
-		pb_u64(&m, 1, i + 1);
-		pb_u64(&m, 2, name);
-		pb_u64(&m, 3, name);
-		pb_msg(&b, P_FUNCTION, &m);
+		__gca_pb_u64(&m, 1, i + 1);
+		__gca_pb_u64(&m, 2, name);
+		__gca_pb_u64(&m, 3, name);
+		__gca_pb_msg(&b, P_FUNCTION, &m);
 	}
 
-	pb_u64(&b, P_TIME_NANOS, __gca_real_ns());
+	__gca_pb_u64(&b, P_TIME_NANOS, __gca_real_ns());
 	pb_value_type(&b, &m, P_PERIOD_TYPE, &st, "space", "bytes");
-	pb_u64(&b, P_PERIOD, rate);
+	__gca_pb_u64(&b, P_PERIOD, rate);
 
 	/* The string table last: every string is known by now. */
 	for (i = 0; i < st.n; i++)
-		pb_bytes(&b, P_STRING_TABLE, st.s[i], strlen(st.s[i]));
+		__gca_pb_bytes(&b, P_STRING_TABLE, st.s[i], strlen(st.s[i]));
 
 	ret = b.err ? b.err : m.err ? m.err : v.err ? v.err : st.err;
 	for (off = 0; !ret && off < b.len;) {
@@ -350,7 +350,7 @@ int __gca_pprof_write(struct gca_obs *o, int fd)
 		}
 	}
 out:
-	maps_free(&ms);
+	__gca_maps_free(&ms);
 	free(lt.l);
 	free(lt.fnames);
 	str_free(&st);

@@ -43,7 +43,7 @@ static void pb_raw(struct pb *b, const void *data, size_t len)
 	b->len += len;
 }
 
-void pb_varint(struct pb *b, uint64_t v)
+void __gca_pb_varint(struct pb *b, uint64_t v)
 {
 	uint8_t tmp[10];
 	int n = 0;
@@ -59,27 +59,27 @@ void pb_varint(struct pb *b, uint64_t v)
 }
 
 /* A varint field (wire type 0); zero is the default and is left out. */
-void pb_u64(struct pb *b, unsigned int field, uint64_t v)
+void __gca_pb_u64(struct pb *b, unsigned int field, uint64_t v)
 {
 	if (!v)
 		return;
-	pb_varint(b, (uint64_t)field << 3);
-	pb_varint(b, v);
+	__gca_pb_varint(b, (uint64_t)field << 3);
+	__gca_pb_varint(b, v);
 }
 
 /* A length-delimited field (wire type 2). */
-void pb_bytes(struct pb *b, unsigned int field, const void *data,
-		     size_t len)
+void __gca_pb_bytes(struct pb *b, unsigned int field, const void *data,
+		    size_t len)
 {
-	pb_varint(b, (uint64_t)field << 3 | 2);
-	pb_varint(b, len);
+	__gca_pb_varint(b, (uint64_t)field << 3 | 2);
+	__gca_pb_varint(b, len);
 	pb_raw(b, data, len);
 }
 
-void pb_msg(struct pb *b, unsigned int field, struct pb *m)
+void __gca_pb_msg(struct pb *b, unsigned int field, struct pb *m)
 {
 	if (m->err)
 		b->err = m->err;
-	pb_bytes(b, field, m->p, m->len);
+	__gca_pb_bytes(b, field, m->p, m->len);
 	m->len = 0;
 }

@@ -44,7 +44,7 @@ static bool pread_all(int fd, void *buf, size_t len, off_t off)
 }
 
 /* Function symbols of an ELF64 file, sorted by value. */
-void elf_load(struct elfsyms *e, const char *path)
+void __gca_elf_load(struct elfsyms *e, const char *path)
 {
 	Elf64_Shdr *sh = NULL, *symsec = NULL, *strsec;
 	Elf64_Sym *raw = NULL;
@@ -121,8 +121,8 @@ static void elf_free(struct elfsyms *e)
 }
 
 /* The function containing runtime address addr of mapping m, or NULL. */
-const char *elf_lookup(const struct elfsyms *e,
-			      const struct mapping *m, uint64_t addr)
+const char *__gca_elf_lookup(const struct elfsyms *e,
+			     const struct mapping *m, uint64_t addr)
 {
 	uint64_t foff = addr - m->start + m->offset, vaddr = 0;
 	size_t lo = 0, hi = e->nsyms;
@@ -162,7 +162,7 @@ const char *elf_lookup(const struct elfsyms *e,
 	return NULL;
 }
 
-void maps_free(struct maps *ms)
+void __gca_maps_free(struct maps *ms)
 {
 	size_t i;
 
@@ -174,7 +174,7 @@ void maps_free(struct maps *ms)
 }
 
 /* Executable file mappings of this process, the main executable first. */
-int maps_read(struct maps *ms)
+int __gca_maps_read(struct maps *ms)
 {
 	char line[1024], exe[512], perms[8], path[512];
 	unsigned long long start, end, off, inode;
@@ -246,8 +246,8 @@ int maps_read(struct maps *ms)
 	return 0;
 }
 
-struct mapping *maps_find(struct maps *ms, uint64_t addr,
-				 uint64_t *id)
+struct mapping *__gca_maps_find(struct maps *ms, uint64_t addr,
+				uint64_t *id)
 {
 	size_t i;
 
