@@ -236,7 +236,7 @@ static inline bool gca_barrier_active(const struct gca_arena *a)
 	uint32_t phase = __atomic_load_n(&a->head.ctrl->phase,
 					 __ATOMIC_RELAXED);
 
-	return __gca_barrier_on(phase) && (a->features & GCA_FEAT_CONCURRENT);
+	return __gca_barrier_on(phase);
 }
 
 /* Record v if it may point into the heap.  Room must have been made. */

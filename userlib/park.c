@@ -114,8 +114,6 @@ int __gca_enter_blocking(struct gca_arena *a, const uintptr_t *regs,
 		return 0;	/* not registered: nothing to wait for */
 	if (tc->park_depth++)
 		return 0;
-	if (!(a->features & GCA_FEAT_CONCURRENT))
-		return 0;	/* the preempt signal covers the old way */
 	if (tc->tid >= a->max_threads) {
 		tc->park_depth--;
 		return -EPROTO;

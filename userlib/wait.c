@@ -16,11 +16,10 @@
  * with gca_enter_blocking() for the whole wait (it touches no arena
  * memory), so that the kernel counts it as answering every handshake and
  * scans its stack itself; gca_leave_blocking() on the way out answers
- * what came meanwhile.  With a module that cannot park threads (no
- * GCA_FEAT_CONCURRENT) both are no-ops and the preempt signal does the
- * job: its handler answers, and it interrupts poll() (never restarted,
- * even with SA_RESTART), so the wait goes on with what is left of the
- * timeout.
+ * what came meanwhile.  Should the park fail (no memory for the park
+ * table, ...), the preempt signal does the job: its handler answers, and
+ * it interrupts poll() (never restarted, even with SA_RESTART), so the
+ * wait goes on with what is left of the timeout.
  */
 #include <poll.h>
 #include <time.h>
