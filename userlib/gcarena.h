@@ -157,8 +157,14 @@ struct gca_memstats {
 	uint64_t heap_objects;
 	uint64_t next_gc;		/* heap goal */
 	uint64_t last_gc;		/* ns since the epoch */
-	uint64_t pause_total_ns;
-	uint64_t pause_ns[GCA_NUM_PAUSE];	/* [(num_gc + 255) % 256] latest */
+	uint64_t pause_total_ns;	/* every pause (pause_hist), summed */
+	/*
+	 * One entry per cycle, [(num_gc + 255) % 256] the latest: not Go's
+	 * stop-the-world time but the longest pause of any thread in the
+	 * cycle (a handshake, the hold at mark termination, a mark assist),
+	 * and when the cycle ended (ns since the epoch).
+	 */
+	uint64_t pause_ns[GCA_NUM_PAUSE];
 	uint64_t pause_end[GCA_NUM_PAUSE];
 	uint32_t num_gc;
 	uint32_t num_forced_gc;

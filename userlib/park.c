@@ -96,7 +96,7 @@ void __gca_park_clear(struct gca_tcache *tc)
 }
 
 /*
- * gca_enter_blocking(), after the entry stub below has pushed the
+ * gca_enter_blocking(), after the entry stub (arch/) has pushed the
  * caller's callee-saved registers: regs points to them (GCA_PARK_WORDS
  * words, zero-padded), sp is the caller's stack pointer.
  */

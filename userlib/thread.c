@@ -666,7 +666,7 @@ int gca_collect(struct gca_arena *a)
 		ret = __gca_handshake(tc, GCA_IOC_COLLECT, true);
 		if (ret != -EAGAIN)
 			return ret;
-		/* A cycle is stopping the world: answer it, then ask again. */
+		/* A handshake is pending: answer it, then ask again. */
 		ret = __gca_handshake(tc, GCA_IOC_HANDSHAKE, true);
 		if (ret && ret != -EAGAIN)
 			return ret;
