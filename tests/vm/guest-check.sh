@@ -26,7 +26,7 @@
 #                  and fail ("gca-result: fail checkmark:NAME") a test
 #                  binary during which the kernel logged a cycle whose
 #                  concurrent mark missed a reachable object (except
-#                  gca_hostile_heap, which bypasses the barrier on purpose)
+#                  gca_hostile_heap, which provokes misses on purpose)
 #   --kmemleak     (kernel with CONFIG_DEBUG_KMEMLEAK) clear kmemleak's
 #                  boot-time suspects first; after the module is unloaded,
 #                  scan twice and fail ("gca-result: fail kmemleak") if a
@@ -236,7 +236,7 @@ for bin in "$@"; do
 	rc=$?
 	if [ "$checkmark" -eq 1 ]; then
 		# Every cycle of the program was verified; a miss is logged.
-		# Only the hostile heap test bypasses the barrier on purpose.
+		# Only the hostile heap test provokes misses on purpose.
 		misses=$(dmesg_from "$start" |
 			 grep -c 'checkmark: cycle .* were not marked')
 		case $name in
