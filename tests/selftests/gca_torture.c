@@ -13,9 +13,12 @@
  * pointer slots, the seed of its payload, and a checksum of those; the
  * payload after the slots is regenerated from the seed.  Objects under 40
  * bytes (tiny and small classes) are all pattern derived from their
- * address and size.  An object is verified by content and by asking the
- * kernel whether its address is allocated (GCA_IOC_QUERY_OBJECTS):
- * a freed object is caught even before its memory is reused.
+ * address and size.  No data word, nor the last partial word of an
+ * object, ever falls in the heap's address range (no_heap_word()), so
+ * that checkmark cannot take data for a pointer.  An object is verified
+ * by content and by asking the kernel whether its address is allocated
+ * (GCA_IOC_QUERY_OBJECTS): a freed object is caught even before its
+ * memory is reused.
  *
  * Where pointers live, and how they move (every heap and root store goes
  * through gca_store() or gca_memmove()):
@@ -110,11 +113,17 @@ struct obj {
 };
 #define HDR		sizeof(struct obj)	/* 40 */
 
-/* Bag payload: what each slot holds, for verification. */
+/*
+ * Bag payload: what each slot holds, for verification.  Two sizes make a
+ * word, and the upper one could equal the heap's address bits 32..63:
+ * every size carries SIZE_TAG, so no such word is a user address (see
+ * no_heap_word()).
+ */
 struct bag_info {
 	uint32_t size[BAGN];
 	uint8_t noscan[BAGN];
 };
+#define SIZE_TAG	0x80000000U
 #define BAG_SIZE	(HDR + BAGN * sizeof(void *) + sizeof(struct bag_info))
 
 struct roots {
@@ -270,28 +279,67 @@ static void fail(struct mut *m, const char *fmt, ...)
 	}
 }
 
-static uint64_t hdr_sum(const struct obj *o)
+/*
+ * Data words never look like pointers into the heap.  Marking is
+ * conservative: a data word that happens to name an allocated object is
+ * a pointer to it.  In an object filled during the mark (allocated black,
+ * never scanned by the concurrent mark, and data needs no barrier), such
+ * a word is seen only by checkmark's re-mark, which then reports a dead
+ * object as "missed, found in marked object": a false miss.  The last,
+ * partial word of an object whose size is not a multiple of 8 is the
+ * likely one: its bytes past the size are zero, so 6 random bytes make a
+ * 48-bit value, shaped like a user address (about one heap-sized hit in
+ * 2^19 for a 1 GiB heap).  So every word the scanner sees, full or
+ * partial, is checked against the heap's range and complemented (then,
+ * if need be, zeroed) when it falls inside; the verifier applies the
+ * same rule.
+ */
+static uintptr_t heap_lo, heap_hi;
+
+static uint64_t no_heap_word(uint64_t w, size_t nbytes)
 {
-	return mix(o->magic ^ mix(o->ident ^ mix((uint64_t)o->size << 32 |
-						 o->nslots) ^
-				  mix(o->seed)));
+	uint64_t mask = nbytes >= 8 ? ~0ULL : (1ULL << (8 * nbytes)) - 1;
+
+	w &= mask;
+	if (w >= heap_lo && w < heap_hi)
+		w ^= mask;
+	if (w >= heap_lo && w < heap_hi)
+		w = 0;
+	return w;
 }
 
-/* Payload bytes [off, size): byte i is byte i % 8 of mix(seed + i / 8). */
+static uint64_t hdr_sum(const struct obj *o)
+{
+	return no_heap_word(mix(o->magic ^ mix(o->ident ^
+					       mix((uint64_t)o->size << 32 |
+						   o->nslots) ^
+					       mix(o->seed))), 8);
+}
+
+/*
+ * Payload word j of an object of size bytes: mix(seed + j), of which the
+ * scanner sees the bytes below size (the rest of the slot is zero).
+ */
+static uint64_t payload_word(uint64_t seed, size_t j, size_t size)
+{
+	return no_heap_word(mix(seed + j), size - 8 * j);
+}
+
+/* Payload bytes [off, size): byte i is byte i % 8 of payload word i / 8. */
 static void fill_payload(void *base, size_t off, size_t size, uint64_t seed)
 {
 	unsigned char *p = base;
 	size_t i;
 
 	for (i = off; i < size && (i & 7); i++)
-		p[i] = mix(seed + i / 8) >> (8 * (i & 7));
+		p[i] = payload_word(seed, i / 8, size) >> (8 * (i & 7));
 	for (; i + 8 <= size; i += 8) {
-		uint64_t w = mix(seed + i / 8);
+		uint64_t w = payload_word(seed, i / 8, size);
 
 		memcpy(p + i, &w, 8);
 	}
 	for (; i < size; i++)
-		p[i] = mix(seed + i / 8) >> (8 * (i & 7));
+		p[i] = payload_word(seed, i / 8, size) >> (8 * (i & 7));
 }
 
 static bool payload_ok(const void *base, size_t off, size_t size,
@@ -301,17 +349,19 @@ static bool payload_ok(const void *base, size_t off, size_t size,
 	size_t i;
 
 	for (i = off; i < size && (i & 7); i++)
-		if (p[i] != (unsigned char)(mix(seed + i / 8) >> (8 * (i & 7))))
+		if (p[i] != (unsigned char)(payload_word(seed, i / 8, size) >>
+					    (8 * (i & 7))))
 			return false;
 	for (; i + 8 <= size; i += 8) {
 		uint64_t w;
 
 		memcpy(&w, p + i, 8);
-		if (w != mix(seed + i / 8))
+		if (w != payload_word(seed, i / 8, size))
 			return false;
 	}
 	for (; i < size; i++)
-		if (p[i] != (unsigned char)(mix(seed + i / 8) >> (8 * (i & 7))))
+		if (p[i] != (unsigned char)(payload_word(seed, i / 8, size) >>
+					    (8 * (i & 7))))
 			return false;
 	return true;
 }
@@ -345,7 +395,7 @@ static struct obj *new_obj(struct mut *m, enum kind kind, size_t size,
 	o->ident = (uintptr_t)o ^ IDENT_KEY;
 	o->size = size;
 	o->nslots = nslots;
-	o->seed = rnd(&m->rng);
+	o->seed = no_heap_word(rnd(&m->rng), 8);
 	o->hsum = hdr_sum(o);
 	if (kind != KIND_BAG)
 		fill_payload(o, HDR + nslots * sizeof(void *), size, o->seed);
@@ -797,7 +847,7 @@ static void bag_put(struct mut *m, struct obj *bag, unsigned int s)
 		p = new_obj(m, KIND_DATA, size, 0, noscan);
 	if (!p)
 		return;
-	bi->size[s] = size;
+	bi->size[s] = size | SIZE_TAG;
 	bi->noscan[s] = noscan;
 	gca_store(m->t->a, &bag->slot[s], p);
 }
@@ -937,11 +987,11 @@ static void check_private(struct mut *m, struct mut *owner,
 		bi = (void *)&bag->slot[BAGN];
 		for (i = 0; i < BAGN; i++) {
 			void *p = bag->slot[i];
+			uint32_t size = bi->size[i] & ~SIZE_TAG;
 
 			if (!p)
 				continue;
-			if (bi->size[i] < HDR ? !mini_ok(m, p, bi->size[i],
-							 "bag (mini)") :
+			if (size < HDR ? !mini_ok(m, p, size, "bag (mini)") :
 			    !obj_ok(m, p, KIND_DATA, "bag"))
 				continue;
 			qb_add(m, qb, p);
@@ -1497,6 +1547,9 @@ FIXTURE_SETUP(torture)
 	break_barrier = env_flag("GCA_TORTURE_BREAK_BARRIER", false);
 	seed = strtoull(getenv("GCA_TORTURE_SEED") ?: "0", NULL, 0);
 	ASSERT_EQ(0, open_arena(&self->a, 1024 * SZ_1M, 10));
+	/* no data word may fall in here (no_heap_word()) */
+	heap_lo = ((struct gca_arena_head *)self->a)->heap_base;
+	heap_hi = ((struct gca_arena_head *)self->a)->heap_end;
 	old = gca_set_debug(self->a, env_flag("GCA_TORTURE_CHECKMARK", true) ?
 				     GCA_DEBUG_CHECKMARK : 0);
 	ASSERT_LE(0, old) TH_LOG("gca_set_debug: %s", strerror(-old));
