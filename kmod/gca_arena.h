@@ -86,7 +86,7 @@
 #include <linux/sched.h>
 #include <linux/wait.h>
 #include <linux/gcarena.h>
-#include "gca_core.h"
+#include "core/gca_core.h"
 
 #define GCA_MAX_THREADS		1024	/* registered threads per arena */
 #define GCA_MAX_ROOTS		1024	/* root ranges per arena */

@@ -43,12 +43,12 @@
 #include <linux/vmalloc.h>
 
 /* The GC core: our own copy, see above. */
-#include "gca_sizeclass.c"
-#include "gca_pageheap.c"
-#include "gca_span.c"
-#include "gca_mark.c"
-#include "gca_sweep.c"
-#include "gca_pacer.c"
+#include "core/gca_sizeclass.c"
+#include "core/gca_pageheap.c"
+#include "core/gca_span.c"
+#include "core/gca_mark.c"
+#include "core/gca_sweep.c"
+#include "core/gca_pacer.c"
 
 #define PS		GCA_PAGE_SIZE
 #define MiB		(1ULL << 20)
