@@ -381,7 +381,7 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 		goto err_unlock;
 	/* the core reads it with READ_ONCE(), as atomic_read() does */
 	a->heap.lock_waiters = &a->lock_waiters.counter;
-	/* no object at the heap's base address: see gca_pageheap.c */
+	/* no object at the heap's base address: see core/gca_pageheap.c */
 	ret = gca_heap_reserve_base(&a->heap);
 	if (ret)
 		goto err_heap;

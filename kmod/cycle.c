@@ -90,7 +90,7 @@
  * by a constant, whatever the heap: the collector marks a slice of
  * GCA_DRAIN_BUDGET bytes of work per hold (plus one gray entry: an
  * oblet, GCA_OBLET_SIZE, or one step of overflow recovery, which resumes
- * from a cursor kept in the heap, gca_mark.c), clears, saves, verifies
+ * from a cursor kept in the heap, core/gca_mark.c), clears, saves, verifies
  * and sweeps GCA_CLEAR_BUDGET or GCA_SWEEP_BUDGET spans per hold, and an
  * assist stops at GCA_ASSIST_BUDGET or GCA_ASSIST_MAX_NS;
  * mark_slice_max in the statistics is the most marking work one hold

@@ -2,7 +2,7 @@
 /*
  * gcarena's kernel glue: one arena per open file of /dev/gcarena.
  *
- * An arena owns a GC heap (gca_core.h), the memory that backs it, the
+ * An arena owns a GC heap (core/gca_core.h), the memory that backs it, the
  * process threads that mutate it, its root ranges and a kernel thread that
  * collects it.  The files of kmod/, the glue first:
  *   main.c       module init/exit, the misc device and its file operations
@@ -55,12 +55,12 @@
  *
  * Kernel memory: what an arena keeps grows with the heap it uses, never
  * with its reservation (the span table, the backing table: two levels,
- * grown with the heap; see gca_pageheap.c and arena.c), and is charged to
- * the creating process's memory cgroup with GCA_GFP_HEAP (-ENOMEM at the
- * group's limit, never the OOM killer): the arena, heap pages, span
- * structs, tables, registered threads, root ranges, the
+ * grown with the heap; see core/gca_pageheap.c and arena.c), and is
+ * charged to the creating process's memory cgroup with GCA_GFP_HEAP
+ * (-ENOMEM at the group's limit, never the OOM killer): the arena, heap
+ * pages, span structs, tables, registered threads, root ranges, the
  * GCA_IOC_QUERY_OBJECTS buffers; gray queue blocks without sleeping (see
- * GCA_GRAY_UNCHARGED, gca_mark.c).  The collector thread charges the
+ * GCA_GRAY_UNCHARGED, core/gca_mark.c).  The collector thread charges the
  * same group (set_active_memcg(), cycle.c).  Not charged: the collector
  * thread itself, which a memory cgroup cannot hold (bounded by the
  * arenas: GCA_MAX_ARENAS_PER_MM per process, GCA_MAX_ARENAS_PER_USER per

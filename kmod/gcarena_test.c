@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit tests of gcarena's GC core (gca_*.c), run inside the kernel: the
+ * KUnit tests of gcarena's GC core (kmod/core/), run inside the kernel: the
  * same code as gcarena.ko, with the kernel's allocators, lists, bitops and
  * cond_resched() under whatever the kernel checks with (KASAN, lockdep,
  * kmemleak, DEBUG_LIST, SLUB debugging: see tests/vm/debug.config).
@@ -11,8 +11,8 @@
  * its own, gcarena_test.ko, that compiles its own copy of the core by
  * including its sources below: no object file is shared with gcarena.ko,
  * and the tests reach the core's static helpers (gca_entry()).  The core
- * exports nothing, so the two modules load side by side.  A new gca_*.c
- * in gcarena-y must be added to the includes here as well.
+ * exports nothing, so the two modules load side by side.  A new source
+ * of the core in gcarena-y must be added to the includes here as well.
  *
  * Running: insmod gcarena_test.ko runs every suite and prints KTAP to the
  * kernel log (tests/vm/guest-check.sh --kunit turns it into results; `make

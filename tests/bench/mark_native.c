@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Mark throughput of the GC core itself, natively on the host: the core
- * (kmod/gca_*.c) built as userspace code through tests/unit's host
+ * (kmod/core/) built as userspace code through tests/unit's host
  * (gca_env_user.h, gca_test.c's uarena), -O2 and no sanitizers.  Builds
  * the heap shape of markrate.c (a table of units: a 128-byte record
  * pointing to two 64-byte leaves, all scanned) with the core's own

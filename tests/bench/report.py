@@ -43,7 +43,7 @@ NAMES = {"gcarena": "gcarena", "boehm": "Boehm", "glibc": "glibc"}
 ALLOC_SIZES = (16, 64, 256, 4096, 65536)
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 PLOT_DATA = os.environ.get("BENCH_PLOT_DATA") or os.path.join(TOP, "build", "bench", "plots")
-CHUNK_MIB = 4           # GCA_CHUNK_PAGES (512) x 8 KiB heap pages (kmod/gca_core.h)
+CHUNK_MIB = 4           # GCA_CHUNK_PAGES (512) x 8 KiB heap pages (kmod/core/gca_core.h)
 DASH = "–"
 
 # How each backend is built and linked (tests/bench/Makefile, bench.h,
@@ -301,7 +301,7 @@ class VMProfile:
 
 
 def is_mark_fn(sym):
-    """The GC core's mark path (kmod/gca_mark.c and the span lookup it calls)."""
+    """The GC core's mark path (kmod/core/gca_mark.c and the span lookup it calls)."""
     sym = sym.split(":")[-1]
     return sym.startswith("gca_mark") or sym.startswith("gca_scan") or \
         sym.startswith("gca_gray") or sym in ("gca_span_of", "gca_shade", "ua_map")
@@ -1196,7 +1196,7 @@ def write_mark(ctx):
     w("memcpy in the VM: %s (median of the runs; bytes copied per second)."
       % human_bytes_s(memcpy_vm))
     w()
-    w("Natively (`mark_native.c`, on the host, not in the VM): the GC core (`kmod/gca_*.c`) "
+    w("Natively (`mark_native.c`, on the host, not in the VM): the GC core (`kmod/core/`) "
       "built as userspace code through `tests/unit`'s host, `-O2`, no sanitizers; the same "
       "heap shape built with the core's own allocation paths, then `gca_mark_begin` + "
       "`gca_mark_drain` from the table's address, and a `gca_sweep` that frees nothing; "

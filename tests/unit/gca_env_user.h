@@ -3,7 +3,7 @@
  * Userspace stand-in for the kernel API the GC core uses (gca_env.h), in
  * the spirit of tools/testing/vma and tools/testing/radix-tree: just
  * enough of slab.h, list.h, overflow.h, bitops.h, minmax.h, bug.h and
- * printk.h for kmod/gca_*.c to build as ordinary C under ASan and UBSan.
+ * printk.h for kmod/core/ to build as ordinary C under ASan and UBSan.
  *
  * Allocation failure is injectable (gca_uenv.fail_after and
  * nowait_fail_after), and every allocation is counted so a test can check
