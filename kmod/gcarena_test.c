@@ -8,11 +8,11 @@
  * its ideas, one kunit_case per behaviour.
  *
  * Build: only for kernels with CONFIG_KUNIT (kmod/Kbuild), as a module of
- * its own, gcarena_test.ko, that compiles its own copy of the core by
- * including its sources below: no object file is shared with gcarena.ko,
- * and the tests reach the core's static helpers (gca_entry()).  The core
- * exports nothing, so the two modules load side by side.  A new source
- * of the core in gcarena-y must be added to the includes here as well.
+ * its own, gcarena_test.ko, that compiles its own copy of the core in the
+ * same translation unit (kmod/Kbuild -include's every source that
+ * kmod/core/sources.mk lists): no object file is shared with gcarena.ko,
+ * and the tests reach the core's static helpers.  The core exports
+ * nothing, so the two modules load side by side.
  *
  * Running: insmod gcarena_test.ko runs every suite and prints KTAP to the
  * kernel log (tests/vm/guest-check.sh --kunit turns it into results; `make
@@ -42,13 +42,12 @@
 #include <linux/module.h>
 #include <linux/vmalloc.h>
 
-/* The GC core: our own copy, see above. */
-#include "core/gca_sizeclass.c"
-#include "core/gca_pageheap.c"
-#include "core/gca_span.c"
-#include "core/gca_mark.c"
-#include "core/gca_sweep.c"
-#include "core/gca_pacer.c"
+/*
+ * The GC core: our own copy, see above.  kmod/Kbuild -include's each of
+ * its sources (kmod/core/sources.mk) ahead of this file; the header is
+ * named here only for the reader.
+ */
+#include "core/gca_core.h"
 
 #define PS		GCA_PAGE_SIZE
 #define MiB		(1ULL << 20)
