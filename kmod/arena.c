@@ -40,7 +40,7 @@
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
-#include "gca_arena.h"
+#include "gcarena_private.h"
 
 DEFINE_MUTEX(gca_arenas_lock);	/* gca_arenas and gca_ida */
 LIST_HEAD(gca_arenas);

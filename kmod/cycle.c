@@ -120,8 +120,8 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
-#include "gca_arena.h"
-#include "gca_trace.h"
+#include "gcarena_private.h"
+#include "gcarena_trace.h"
 
 bool gca_cycle_in_progress(struct gca_arena *a)
 {

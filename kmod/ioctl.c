@@ -25,7 +25,7 @@
 
 #include <linux/sched/mm.h>
 #include <linux/uaccess.h>
-#include "gca_arena.h"
+#include "gcarena_private.h"
 
 /* Largest argument size accepted, as sched_setattr() bounds its struct. */
 #define GCA_ARG_MAX	(4 * PAGE_SIZE)

@@ -20,7 +20,7 @@
 #include <linux/ctype.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
-#include "gca_arena.h"
+#include "gcarena_private.h"
 
 static int gca_gc_percent = 100;	/* WRITE_ONCE in set, READ_ONCE users */
 static s64 gca_memory_limit = GCA_MEMORY_LIMIT_NONE;	/* same */

@@ -14,7 +14,7 @@
 #include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
-#include "gca_arena.h"
+#include "gcarena_private.h"
 
 static int gca_open(struct inode *inode, struct file *file)
 {

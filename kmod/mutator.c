@@ -26,7 +26,7 @@
  *
  * Locking: a->lock is taken as a mutator's (gca_lock_mutator()) and
  * dropped around every read of a stack or root range, whose page fault
- * would take mmap_lock inside it (the lock order, gca_arena.h).  What was
+ * would take mmap_lock inside it (the lock order, gcarena_private.h).  What was
  * read under the lock before is checked again after: a new scan may have
  * begun (scan_id), a parked thread may have come back or gone (looked up
  * again by tid).  Meanwhile park_claimed and roots_claimed keep a second
@@ -59,8 +59,8 @@
 #include <linux/ktime.h>
 #include <linux/math64.h>
 #include <linux/overflow.h>
-#include "gca_arena.h"
-#include "gca_trace.h"
+#include "gcarena_private.h"
+#include "gcarena_trace.h"
 
 /*
  * May t take a span or a large object now?  Allocation during marking is

@@ -25,7 +25,7 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include "gca_arena.h"
+#include "gcarena_private.h"
 
 static struct proc_dir_entry *gca_proc_dir;
 

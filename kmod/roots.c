@@ -21,7 +21,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include "gca_arena.h"
+#include "gcarena_private.h"
 
 /* Lookups of one page by the collector before it gives up the scan. */
 #define GCA_REMOTE_TRIES	100

@@ -15,7 +15,7 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include "gca_arena.h"
+#include "gcarena_private.h"
 
 struct gca_thread *gca_thread_current(struct gca_arena *a)
 {

@@ -9,8 +9,8 @@
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM gcarena
 
-#if !defined(_GCA_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
-#define _GCA_TRACE_H
+#if !defined(_GCARENA_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _GCARENA_TRACE_H
 
 #include <linux/tracepoint.h>
 
@@ -170,11 +170,11 @@ TRACE_EVENT(gcarena_scavenge,
 		  __entry->released, __entry->backed)
 );
 
-#endif /* _GCA_TRACE_H */
+#endif /* _GCARENA_TRACE_H */
 
 /* out of tree: define_trace.h finds this header through -I$(src) */
 #undef TRACE_INCLUDE_PATH
 #define TRACE_INCLUDE_PATH .
 #undef TRACE_INCLUDE_FILE
-#define TRACE_INCLUDE_FILE gca_trace
+#define TRACE_INCLUDE_FILE gcarena_trace
 #include <trace/define_trace.h>

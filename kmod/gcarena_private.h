@@ -75,8 +75,8 @@
  * ioctl argument is checked before use; kernel metadata is never mapped
  * to userspace (the control page is mapped read-only and never read back).
  */
-#ifndef _GCA_ARENA_H
-#define _GCA_ARENA_H
+#ifndef _GCARENA_PRIVATE_H
+#define _GCARENA_PRIVATE_H
 
 #include <linux/fs.h>
 #include <linux/kref.h>
@@ -370,4 +370,4 @@ void gca_proc_exit(void);
 int gca_proc_add_arena(struct gca_arena *a);
 void gca_proc_remove_arena(struct gca_arena *a);
 
-#endif /* _GCA_ARENA_H */
+#endif /* _GCARENA_PRIVATE_H */
