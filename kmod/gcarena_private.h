@@ -4,35 +4,37 @@
  *
  * An arena owns a GC heap (core/gca_core.h), the memory that backs it, the
  * process threads that mutate it, its root ranges and a kernel thread that
- * collects it.  The files of kmod/, the glue first:
- *   main.c       module init/exit, the misc device and its file operations
- *   knobs.c      the gc_percent, memory_limit and checkmark parameters
- *   arena.c      arena life cycle, mmap and page faults, backing memory
- *   ioctl.c      argument checking and the ioctl handlers
- *   threads.c    registered threads, the spans their caches hold, dropping
- *                and signalling threads that do not answer
- *   cycle.c      the collector thread: handshake rounds, mark, checkmark,
- *                sweep, pacing, pauses
- *   mutator.c    the process threads' side of a cycle: answering
- *                handshakes, parking, taking stack and root scans, mark
- *                assists
- *   roots.c      reading stacks and root ranges; write barrier buffers
- *   proc.c       /proc/gcarena
- *   trace.c      where the tracepoints of gca_trace.h are instantiated
- *   gca_arena.h  this header: the arena, its limits, its locks
- *   gca_trace.h  the collector's tracepoints (events/gcarena/)
- * then the GC core, free of device and mmap glue:
- *   gca_core.h   its interface: the heap, its ops, its functions
- *   gca_env.h    its one window on the kernel (tests/unit/gca_env_user.h
- *                stands in for it in userspace)
- *   gca_sizeclass.c, gca_pageheap.c, gca_span.c, gca_mark.c, gca_sweep.c,
- *   gca_pacer.c  size classes, page heap, central spans and large objects,
- *                marking, sweeping, pacer arithmetic
- * and its KUnit tests and the build:
- *   gcarena_test.c  the core's KUnit suites, a module of their own
- *                (gcarena_test.ko) for kernels with CONFIG_KUNIT
- *   .kunitconfig what a kernel needs to run them
- *   Kbuild       the objects of gcarena.ko (and of gcarena_test.ko)
+ * collects it.  The glue's files, in kmod/:
+ *   main.c     module init/exit, the misc device and its file operations
+ *   knobs.c    the gc_percent, memory_limit and checkmark parameters
+ *   arena.c    arena life cycle, mmap and page faults, backing memory
+ *   ioctl.c    argument checking and the ioctl handlers
+ *   threads.c  registered threads, the spans their caches hold, dropping
+ *              and signalling threads that do not answer
+ *   cycle.c    the collector thread: handshake rounds, mark, checkmark,
+ *              sweep, pacing, pauses
+ *   mutator.c  the process threads' side of a cycle: answering
+ *              handshakes, parking, taking stack and root scans, mark
+ *              assists
+ *   roots.c    reading stacks and root ranges; write barrier buffers
+ *   proc.c     /proc/gcarena
+ *   trace.c    instantiates the tracepoints
+ *   gcarena_private.h  this header: the glue's structs, limits, prototypes
+ *   gcarena_trace.h    the tracepoints (events/gcarena/)
+ *   gcarena_test.c     KUnit tests of the core, a module of its own
+ *                      (gcarena_test.ko) for kernels with CONFIG_KUNIT
+ *   .kunitconfig       what a kernel needs to run them
+ *   Kbuild             the objects of gcarena.ko (and of gcarena_test.ko)
+ * The GC core, in kmod/core/ (also built in userspace: tests/unit):
+ *   gca_core.h       its interface, the heap and its locking rule
+ *   gca_env.h        the kernel API it may use (a shim in userspace)
+ *   gca_sizeclass.c  Go's size classes
+ *   gca_pageheap.c   the page heap: span table, free runs, growth
+ *   gca_span.c       central span lists, refill, large objects
+ *   gca_mark.c       the gray queue, marking, checkmark
+ *   gca_sweep.c      sweeping
+ *   gca_pacer.c      the pacer's arithmetic
+ *   sources.mk       the list of these files, for every build
  *
  * Locks, outermost first:
  *   gca_arenas_lock (mutex)  the list of arenas and its ids (arena.c).

@@ -3,7 +3,7 @@
  * gcarena: a garbage-collected heap for userspace, on the Go runtime's
  * design.  This file registers the misc device /dev/gcarena and turns its
  * file operations into arena operations; everything else lives in the
- * files listed in gca_arena.h.
+ * files listed in gcarena_private.h.
  *
  * One open file is one arena.  The file holds a reference on the module
  * (fops.owner), so the module cannot be removed while an arena exists.

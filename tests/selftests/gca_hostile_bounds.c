@@ -37,7 +37,7 @@
 
 #include "gca_test.h"
 
-/* kmod/gca_arena.h: GCA_MARK_TERM_RETRIES */
+/* kmod/gcarena_private.h: GCA_MARK_TERM_RETRIES */
 #define MARK_TERM_RETRIES	8
 /*
  * The most marking work one hold may do: a slice (GCA_DRAIN_BUDGET,

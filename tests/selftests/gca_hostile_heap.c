@@ -1086,7 +1086,7 @@ TEST_F_TIMEOUT(heap, barrier_bypass_checkmark, 240)
 #define FLOOD_CYCLES	2
 #define FLOOD_UID	1000	/* the flooder */
 #define FLOOD_UID2	1001	/* another user, in another budget */
-/* kmod/gca_arena.h: GCA_LOG_USER_BURST lines per GCA_LOG_USER_INTERVAL */
+/* kmod/gcarena_private.h: GCA_LOG_USER_BURST lines per GCA_LOG_USER_INTERVAL */
 #define LOG_USER_BURST	20
 #define LOG_USER_SECS	60
 

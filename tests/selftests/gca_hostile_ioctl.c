@@ -38,7 +38,7 @@
 #define HEAP		(16 * SZ_1M)
 #define KERNEL_TEXT	0xffffffff81000000ULL
 #define KERNEL_DMAP	0xffff888000000000ULL
-/* The kernel's cap on spans given back in one call (kmod/gca_arena.h). */
+/* The kernel's cap on spans given back in one call (kmod/gcarena_private.h). */
 #define MAX_RET_SPANS	4096
 
 /*

@@ -28,7 +28,7 @@
 
 #include "gca_test_raw.h"
 
-/* The module's limits (kmod/gca_arena.h). */
+/* The module's limits (kmod/gcarena_private.h). */
 #define MAX_ARENAS_PER_MM	64
 #define MAX_THREADS		1024
 #define MAX_ROOTS		1024

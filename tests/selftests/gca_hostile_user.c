@@ -24,7 +24,7 @@
 
 #include "gca_test_raw.h"
 
-#define MAX_ARENAS_PER_USER	256	/* kmod/gca_arena.h */
+#define MAX_ARENAS_PER_USER	256	/* kmod/gcarena_private.h */
 #define MAX_ARENAS_PER_MM	64
 #define SALT		0x05e7ULL
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The module's tracepoints, read through tracefs: one gca_collect() must
- * produce a whole cycle in order (kmod/gca_trace.h lists the events).
+ * produce a whole cycle in order (kmod/gcarena_trace.h lists the events).
  */
 #include <errno.h>
 #include <fcntl.h>
