@@ -253,12 +253,24 @@ static bool gca_may_log(struct gca_heap *h)
 	return gca_checkmark_may_log(h->priv);
 }
 
+/*
+ * A mutator waits for a->lock (gca_lock_mutator()): a drain slice, the
+ * collector's or an assist's, ends early to let it in.
+ */
+static bool gca_lock_wanted(struct gca_heap *h)
+{
+	struct gca_arena *a = h->priv;
+
+	return atomic_read(&a->lock_waiters);
+}
+
 static const struct gca_heap_ops gca_heap_ops = {
 	.populate	= gca_populate,
 	.release	= gca_release,
 	.map		= gca_map,
 	.should_abort	= gca_should_abort,
 	.may_log	= gca_may_log,
+	.lock_wanted	= gca_lock_wanted,
 };
 
 static void gca_backing_free(struct gca_arena *a)
@@ -379,8 +391,6 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 	ret = gca_heap_init(&a->heap, size, &gca_heap_ops, a);
 	if (ret)
 		goto err_unlock;
-	/* the core reads it with READ_ONCE(), as atomic_read() does */
-	a->heap.lock_waiters = &a->lock_waiters.counter;
 	/* no object at the heap's base address: see core/gca_pageheap.c */
 	ret = gca_heap_reserve_base(&a->heap);
 	if (ret)

@@ -202,7 +202,8 @@ struct gca_arena {
 	struct mutex gc_thread_lock;	/* see the top of this file */
 	/*
 	 * Mutator calls waiting for lock (gca_lock_mutator()); the collector
-	 * lets them in first between two slices (gca_collector_yield()).
+	 * lets them in first between two slices (gca_collector_yield()), and
+	 * a drain slice ends early for them (the core's ops->lock_wanted).
 	 */
 	atomic_t lock_waiters;
 	bool created;			/* GCA_IOC_CREATE done */

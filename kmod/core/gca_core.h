@@ -127,6 +127,13 @@ struct gca_heap_ops {
 	 * for a line about to be printed.
 	 */
 	bool (*may_log)(struct gca_heap *h);
+	/*
+	 * Does another thread wait for the host's lock?  NULL: never.  Asked
+	 * by a bounded drain slice (gca_mark_drain_some()) after each gray
+	 * entry once it has done GCA_DRAIN_MIN bytes of work: true ends the
+	 * slice, so that the host can let the waiter in.
+	 */
+	bool (*lock_wanted)(struct gca_heap *h);
 };
 
 /* ---------------------------------------------------------------------
@@ -165,12 +172,6 @@ struct gca_grayq {
 struct gca_heap {
 	const struct gca_heap_ops *ops;
 	void *priv;			/* the host's */
-	/*
-	 * The host's count of threads waiting for the lock it holds around
-	 * gca_mark_drain_some(), or NULL: while it is nonzero a drain slice
-	 * ends after GCA_DRAIN_MIN bytes instead of its budget.
-	 */
-	const int *lock_waiters;
 	u64 npages;			/* reserved pages */
 	u64 grown_pages;		/* pages with metadata: [0, grown) */
 	u64 user_base;			/* user address of offset 0; 0: none */

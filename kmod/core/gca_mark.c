@@ -481,8 +481,8 @@ static int gca_drain(struct gca_heap *h, u64 budget, bool slice)
 		if (ret)
 			return ret;
 		/* someone waits for the lock: a short slice, then let go */
-		if (slice && h->lock_waiters && READ_ONCE(*h->lock_waiters) &&
-		    h->mark_work - start >= GCA_DRAIN_MIN)
+		if (slice && h->mark_work - start >= GCA_DRAIN_MIN &&
+		    h->ops->lock_wanted && h->ops->lock_wanted(h))
 			return -EAGAIN;
 	}
 	return -EAGAIN;

@@ -115,11 +115,20 @@ static bool ua_should_abort(struct gca_heap *h)
 	return false;
 }
 
+static bool ua_lock_wanted(struct gca_heap *h)
+{
+	struct uarena *ua = h->priv;
+
+	ua->wanted_calls++;
+	return ua->lock_wanted;
+}
+
 static const struct gca_heap_ops ua_ops = {
 	.populate = ua_populate,
 	.release = ua_release,
 	.map = ua_map,
 	.should_abort = ua_should_abort,
+	.lock_wanted = ua_lock_wanted,
 };
 
 int ua_init(struct uarena *ua, u64 heap_bytes)

@@ -32,7 +32,9 @@ struct uarena {
 	long populate_fail_after; /* populate(): succeed this many more
 				   * times, then -ENOMEM; < 0 never */
 	bool poison_on_release;	/* write 0xdb before dropping a page */
+	bool lock_wanted;	/* lock_wanted(): a made-up waiter */
 	u64 populate_calls, release_calls, map_calls, abort_calls;
+	u64 wanted_calls;
 };
 
 /* 0 or a negative errno from gca_heap_init(); the mapping is made first. */
