@@ -388,7 +388,7 @@ int gca_arena_create(struct gca_arena *a, const struct gca_create *arg)
 		return -EBUSY;
 	}
 	a->creating = true;
-	ret = gca_heap_init(&a->heap, size, &gca_heap_ops, a);
+	ret = gca_heap_init(&a->heap, size, &gca_heap_ops, a, &a->lock);
 	if (ret)
 		goto err_unlock;
 	/* no object at the heap's base address: see core/gca_pageheap.c */

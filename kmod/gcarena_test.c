@@ -201,7 +201,8 @@ static struct gkt_host *gkt_host_init(struct kunit *test, unsigned int i,
 	KUNIT_ASSERT_NOT_NULL(test, g->backed);
 	/* Nothing is backed yet: what the core must not read is junk. */
 	memset(g->mem, GKT_POISON, heap_bytes);
-	KUNIT_ASSERT_EQ(test, gca_heap_init(&g->h, heap_bytes, &gkt_ops, g), 0);
+	KUNIT_ASSERT_EQ(test,
+			gca_heap_init(&g->h, heap_bytes, &gkt_ops, g, NULL), 0);
 	g->live = true;
 	g->h.user_base = user_base;
 	return g;

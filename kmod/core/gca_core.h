@@ -23,8 +23,13 @@
  *    ops->release); the core counts it.
  *
  * Locking: the core takes no locks.  Every function here is called with
- * the arena's heap lock held (kmod/arena.c), except the pure functions
- * (size classes, pacer arithmetic).  A function that may run long
+ * the host's lock held (in the module the arena's a->lock, kmod/arena.c),
+ * except the pure functions (size classes, pacer arithmetic), and
+ * gca_heap_destroy() on a heap no one else can reach.  The host names its
+ * lock to gca_heap_init(); the core's entry points state the rule with
+ * gca_assert_locked() (lockdep_assert_held(), gca_env.h), as the glue's
+ * functions do.  A host with one thread and no lock (the unit tests,
+ * KUnit) names none.  A function that may run long
  * (marking, sweeping, scavenging) calls cond_resched() every
  * GCA_WORK_QUANTUM units of work and returns -EINTR early when
  * ops->should_abort() says so.
@@ -172,6 +177,8 @@ struct gca_grayq {
 struct gca_heap {
 	const struct gca_heap_ops *ops;
 	void *priv;			/* the host's */
+	/* the host's lock, held around every call (see the top), or NULL */
+	struct mutex *lock;
 	u64 npages;			/* reserved pages */
 	u64 grown_pages;		/* pages with metadata: [0, grown) */
 	u64 user_base;			/* user address of offset 0; 0: none */
@@ -255,10 +262,27 @@ struct gca_heap {
  */
 #define GCA_CK_REPORT_MAX	16
 
+/*
+ * lock: the host's lock, which it holds around every later call but
+ * gca_heap_destroy(), checked by gca_assert_locked(); NULL for a host
+ * with one thread that takes none.
+ */
 int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
-		  const struct gca_heap_ops *ops, void *priv);
+		  const struct gca_heap_ops *ops, void *priv,
+		  struct mutex *lock);
 /* Frees all metadata; backing memory is the host's to free. */
 void gca_heap_destroy(struct gca_heap *h);
+
+/*
+ * The host's lock is held (lockdep, in the kernel): at the top of the
+ * entry points the glue calls, as the glue's own functions assert a->lock.
+ * Without CONFIG_LOCKDEP, and in userspace, it compiles to nothing.
+ */
+static inline void gca_assert_locked(const struct gca_heap *h)
+{
+	if (h->lock)
+		lockdep_assert_held(h->lock);
+}
 
 /*
  * The span table's slot of a grown page (no bounds check: a grown page's

@@ -12,8 +12,10 @@
  * gca_alloc_nowait() (may fail under pressure), list_head, READ_ONCE,
  * WARN_ON_ONCE, pr_warn/pr_debug, cond_resched, min/max, ALIGN,
  * DIV_ROUND_UP, check_add_overflow/check_mul_overflow, hweight64, __ffs64,
- * u8..u64/s64, bool, likely/unlikely, and fatal_signal_pending() through
- * gca_should_abort() only.
+ * u8..u64/s64, bool, likely/unlikely, fatal_signal_pending() through
+ * gca_should_abort() only, and lockdep_assert_held() on the host's lock
+ * through gca_assert_locked() only (the shim's is a no-op, as the
+ * kernel's is without CONFIG_LOCKDEP: the unit tests' host takes no lock).
  */
 #ifndef _GCA_ENV_H
 #define _GCA_ENV_H
@@ -23,7 +25,9 @@
 #include <linux/kernel.h>
 #include <linux/bitops.h>
 #include <linux/list.h>
+#include <linux/lockdep.h>
 #include <linux/minmax.h>
+#include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/slab.h>

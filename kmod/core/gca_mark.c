@@ -247,6 +247,7 @@ void gca_mark_begin(struct gca_heap *h)
 	s64 freed = 0;
 	u32 w;
 
+	gca_assert_locked(h);
 	/* An aborted mark may have left entries: start from nothing. */
 	gca_gray_free_all(&h->gray, &freed);
 	gca_gray_account(h, -freed);
@@ -311,6 +312,7 @@ void gca_mark_root_words(struct gca_heap *h, const u64 *words, size_t n,
 {
 	size_t i;
 
+	gca_assert_locked(h);
 	h->ck_from = from;
 	for (i = 0; i < n; i++) {
 		gca_mark_word(h, READ_ONCE(words[i]));
@@ -501,8 +503,10 @@ static int __gca_mark_drain(struct gca_heap *h)
  */
 int gca_mark_drain(struct gca_heap *h)
 {
-	int ret = __gca_mark_drain(h);
+	int ret;
 
+	gca_assert_locked(h);
+	ret = __gca_mark_drain(h);
 	if (!ret)
 		h->heap_marked = h->marked_bytes;
 	return ret;
@@ -525,9 +529,11 @@ bool gca_is_marked(struct gca_heap *h, u64 off)
 /* Does off (untrusted) lie in an allocated object (or a cached slot)? */
 bool gca_is_allocated(struct gca_heap *h, u64 off)
 {
-	struct gca_span *s = gca_span_of(h, off);
+	struct gca_span *s;
 	u64 idx;
 
+	gca_assert_locked(h);
+	s = gca_span_of(h, off);
 	if (!s)
 		return false;
 	idx = gca_obj_index(s, off);
@@ -544,6 +550,7 @@ void gca_mark_clear_begin(struct gca_heap *h)
 {
 	s64 freed = 0;
 
+	gca_assert_locked(h);
 	gca_gray_free_all(&h->gray, &freed);
 	gca_gray_account(h, -freed);
 	h->marked_objects = 0;
@@ -558,6 +565,7 @@ void gca_mark_clear_begin(struct gca_heap *h)
 
 bool gca_mark_clear_some(struct gca_heap *h, u32 budget)
 {
+	gca_assert_locked(h);
 	while (h->clear_cursor && h->clear_cursor != &h->inuse) {
 		struct gca_span *s;
 
@@ -575,6 +583,7 @@ void gca_mark_shade_span(struct gca_heap *h, struct gca_span *s)
 {
 	u32 w;
 
+	gca_assert_locked(h);
 	h->ck_from = GCA_CK_FROM_CACHE;
 	for (w = 0; w < s->nwords; w++) {
 		u64 bits = gca_live_bits(s, w) & ~s->mark_bits[w];
@@ -606,6 +615,7 @@ void gca_span_blacken(struct gca_heap *h, struct gca_span *s)
 
 int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 {
+	gca_assert_locked(h);
 	return gca_drain(h, budget, true);
 }
 
@@ -616,12 +626,14 @@ int gca_mark_drain_some(struct gca_heap *h, u64 budget)
 /* A walk over h->inuse in slices, for the checkmark's two passes. */
 void gca_checkmark_walk_begin(struct gca_heap *h)
 {
+	gca_assert_locked(h);
 	h->ck_cursor = h->inuse.next;
 	h->ck_failures = 0;
 }
 
 bool gca_checkmark_save_some(struct gca_heap *h, u32 budget)
 {
+	gca_assert_locked(h);
 	while (h->ck_cursor && h->ck_cursor != &h->inuse) {
 		struct gca_span *s;
 
@@ -639,6 +651,7 @@ bool gca_checkmark_verify_some(struct gca_heap *h, u32 budget)
 {
 	u32 w;
 
+	gca_assert_locked(h);
 	while (h->ck_cursor && h->ck_cursor != &h->inuse) {
 		struct gca_span *s;
 

@@ -112,7 +112,8 @@ static void gca_heap_init_lists(struct gca_heap *h)
 }
 
 int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
-		  const struct gca_heap_ops *ops, void *priv)
+		  const struct gca_heap_ops *ops, void *priv,
+		  struct mutex *lock)
 {
 	memset(h, 0, sizeof(*h));
 	if (!heap_bytes || (heap_bytes & (GCA_PAGE_SIZE - 1)))
@@ -123,6 +124,7 @@ int gca_heap_init(struct gca_heap *h, u64 heap_bytes,
 
 	h->ops = ops;
 	h->priv = priv;
+	h->lock = lock;
 	h->npages = heap_bytes >> GCA_PAGE_SHIFT;
 	h->nchunks = DIV_ROUND_UP(h->npages, GCA_CHUNK_PAGES);
 	/* No table yet: the first growth makes it (gca_dir_reserve()). */
@@ -355,6 +357,7 @@ int gca_heap_reserve_base(struct gca_heap *h)
 {
 	struct gca_span *s;
 
+	gca_assert_locked(h);
 	if (h->grown_pages)
 		return -EBUSY;	/* page 0 may already hold a span */
 	s = gca_pages_alloc_bits(h, 1, 0);
@@ -503,6 +506,7 @@ u64 gca_scavenge(struct gca_heap *h, u64 target_backed)
 	unsigned int i, work = 0;
 	u64 released = 0;
 
+	gca_assert_locked(h);
 	for (i = GCA_FREE_LISTS; i >= 1; i--) {
 		struct list_head *head = i == GCA_FREE_LISTS ? &h->free_large
 							     : &h->free[i];

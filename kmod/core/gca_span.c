@@ -110,6 +110,7 @@ struct gca_span *gca_span_refill(struct gca_heap *h, unsigned int spanclass,
 	struct gca_span *s = NULL, *t;
 	u32 w;
 
+	gca_assert_locked(h);
 	*err = 0;
 	if (spanclass >= GCA_NUM_SPAN_CLASSES || c == 0) {
 		*err = -EINVAL;
@@ -159,6 +160,7 @@ void gca_span_uncache(struct gca_heap *h, struct gca_span *s, u32 freeindex)
 	unsigned int sc = s->spanclass;
 	u32 w, fi;
 
+	gca_assert_locked(h);
 	/* The glue looks the span up and checks it is this thread's. */
 	if (WARN_ON_ONCE(s->state != GCA_SPAN_INUSE || !s->cached))
 		return;
@@ -209,6 +211,7 @@ static u64 gca_large_npages(u64 size)
 
 struct gca_span *gca_large_reserve(struct gca_heap *h, u64 size)
 {
+	gca_assert_locked(h);
 	if (!size || gca_large_npages(size) > h->npages)
 		return NULL;
 	return gca_pages_alloc_bits(h, gca_large_npages(size), 1);
@@ -217,6 +220,7 @@ struct gca_span *gca_large_reserve(struct gca_heap *h, u64 size)
 void gca_large_commit(struct gca_heap *h, struct gca_span *s, bool noscan,
 		      s64 backed, bool fresh, bool black)
 {
+	gca_assert_locked(h);
 	gca_span_init(h, s, GCA_SPANCLASS(0, noscan), 1,
 		      s->npages << GCA_PAGE_SHIFT, backed, fresh);
 	/* A large object is committed at once (Go's mcache.allocLarge). */
@@ -234,6 +238,7 @@ void gca_large_commit(struct gca_heap *h, struct gca_span *s, bool noscan,
 
 void gca_large_abort(struct gca_heap *h, struct gca_span *s, u64 grown)
 {
+	gca_assert_locked(h);
 	gca_pages_free(h, s);
 	gca_heap_ungrow(h, grown);
 }
@@ -246,6 +251,7 @@ struct gca_span *gca_alloc_large(struct gca_heap *h, u64 size, bool noscan,
 	bool fresh = false;
 	s64 backed;
 
+	gca_assert_locked(h);
 	*needzero = false;
 	s = gca_large_reserve(h, size);
 	if (!s)

@@ -72,6 +72,7 @@ int gca_sweep(struct gca_heap *h, struct gca_sweep_result *res)
 	struct gca_span *s, *next;
 	unsigned int work = 0;
 
+	gca_assert_locked(h);
 	memset(res, 0, sizeof(*res));
 	h->marking = false;
 	h->sweeping = true;
@@ -92,6 +93,7 @@ int gca_sweep(struct gca_heap *h, struct gca_sweep_result *res)
 
 void gca_sweep_begin(struct gca_heap *h)
 {
+	gca_assert_locked(h);
 	h->marking = false;
 	h->sweeping = true;
 	h->sweep_cursor = h->inuse.next;
@@ -100,6 +102,7 @@ void gca_sweep_begin(struct gca_heap *h)
 int gca_sweep_some(struct gca_heap *h, u32 budget,
 		   struct gca_sweep_result *res)
 {
+	gca_assert_locked(h);
 	/* New spans join at the head of h->inuse: the walk skips them. */
 	while (h->sweep_cursor && h->sweep_cursor != &h->inuse) {
 		struct gca_span *s;

@@ -2,8 +2,9 @@
 /*
  * Userspace stand-in for the kernel API the GC core uses (gca_env.h), in
  * the spirit of tools/testing/vma and tools/testing/radix-tree: just
- * enough of slab.h, list.h, overflow.h, bitops.h, minmax.h, bug.h and
- * printk.h for kmod/core/ to build as ordinary C under ASan and UBSan.
+ * enough of slab.h, list.h, overflow.h, bitops.h, minmax.h, bug.h,
+ * printk.h and lockdep.h for kmod/core/ to build as ordinary C under ASan
+ * and UBSan.
  *
  * Allocation failure is injectable (gca_uenv.fail_after and
  * nowait_fail_after), and every allocation is counted so a test can check
@@ -181,6 +182,16 @@ static inline void cond_resched(void)
 {
 	gca_uenv.resched++;
 }
+
+/*
+ * ---- lockdep.h, mutex.h ----
+ * As the kernel without CONFIG_LOCKDEP: the assertion only evaluates its
+ * argument.  The hosts here run the core on one thread and name no lock
+ * (gca_heap_init()), so there is nothing to check; struct mutex stays
+ * incomplete, so that no host can take one by mistake.
+ */
+struct mutex;
+#define lockdep_assert_held(l)	do { (void)(l); } while (0)
 
 /* ---- minmax.h: with the kernel's type check ---- */
 #define __gca_cmp(x, y, op) ({						\

@@ -151,7 +151,7 @@ int ua_init(struct uarena *ua, u64 heap_bytes)
 		munmap(base, maplen);
 		return -ENOMEM;
 	}
-	ret = gca_heap_init(&ua->h, heap_bytes, &ua_ops, ua);
+	ret = gca_heap_init(&ua->h, heap_bytes, &ua_ops, ua, NULL);
 	if (ret) {
 		free(ua->backed);
 		munmap(base, maplen);

@@ -74,8 +74,8 @@ TEST(init_rejects_bad_sizes)
 	EXPECT_EQ(-EINVAL, ua_init(&ua, 0));
 	EXPECT_EQ(-EINVAL, ua_init(&ua, 4096));
 	EXPECT_EQ(-EINVAL, ua_init(&ua, GCA_PAGE_SIZE + 8));
-	EXPECT_EQ(-EINVAL, gca_heap_init(&h, 1ULL << 30, NULL, NULL));
-	EXPECT_EQ(-EINVAL, gca_heap_init(&h, 1ULL << 30, &none, NULL));
+	EXPECT_EQ(-EINVAL, gca_heap_init(&h, 1ULL << 30, NULL, NULL, NULL));
+	EXPECT_EQ(-EINVAL, gca_heap_init(&h, 1ULL << 30, &none, NULL, NULL));
 	/* One page is a heap; so is a size that ends mid-chunk. */
 	ASSERT_EQ(0, ua_init(&ua, GCA_PAGE_SIZE));
 	EXPECT_EQ(1ULL, ua.h.nchunks);
