@@ -61,7 +61,10 @@
  *     3), and any object the concurrent mark missed is reported (Go's
  *     gccheckmark).  The re-mark leaves out the signal handler's frames
  *     and registers of a thread held by an answer from its preempt
- *     signal handler (why that hides no real miss: mutator.c).
+ *     signal handler (why that hides no real miss: mutator.c).  The
+ *     re-mark is as conservative as the mark: a data word naming a dead
+ *     object, in an object allocated during the mark (black, so never
+ *     scanned by it), counts as a miss although nothing is lost.
  *  5. SWEEP: held threads are released with the barrier off; this thread
  *     sweeps in slices while mutators sweep lazily the spans they take
  *     (gca_span_refill()); then free pages beyond the retained goal are

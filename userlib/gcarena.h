@@ -258,7 +258,9 @@ int gca_leave_blocking(struct gca_arena *arena);
  * GCA_DEBUG_CHECKMARK (Go's GODEBUG=gccheckmark=1): after each concurrent
  * mark the kernel marks again, the threads held at mark termination, and
  * counts what the concurrent mark had missed in checkmark_failures; slow,
- * for tests.
+ * for tests.  Marking is conservative: a data word that holds a dead
+ * object's address, in an object allocated during the mark (never scanned
+ * by it: allocation is black), counts too, although nothing is lost.
  * Returns the previous flags (>= 0) or -errno.  gca_reset_debug() makes
  * the arena follow the module parameter (checkmark) again.
  */
