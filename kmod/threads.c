@@ -189,27 +189,36 @@ void gca_thread_signal(struct gca_arena *a, struct gca_thread *t)
 }
 
 #define GCA_RET_BATCH	64
+#define GCA_RET_STACK	8	/* the fallback batch, on the stack */
 
 /*
  * GCA_IOC_HANDSHAKE, GCA_IOC_UNREGISTER_THREAD: the thread gives back
  * the spans listed at uspans.  Entries that do not name a span of its
  * cache are skipped, and make the call fail with -EINVAL once the valid
  * ones are taken back.
+ *
+ * It must not fail for want of memory: the library forgets its spans
+ * once the call is answered, and a span the kernel still counts as
+ * cached is never swept again (its slots are shaded as roots at every
+ * cycle).  Without memory for a batch, a few go through the stack.
  */
 int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
 			u64 uspans, u32 nspans)
 {
-	struct gca_span_ret *buf;
-	u32 done = 0, i, n;
+	struct gca_span_ret stackbuf[GCA_RET_STACK], *buf;
+	u32 done = 0, i, n, cap = GCA_RET_BATCH;
 	int ret = 0;
 
 	if (!nspans)
 		return 0;
-	buf = kmalloc_array(GCA_RET_BATCH, sizeof(*buf), GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
+	buf = kmalloc_array(GCA_RET_BATCH, sizeof(*buf),
+			    GFP_KERNEL | __GFP_NOWARN);
+	if (!buf) {
+		buf = stackbuf;
+		cap = ARRAY_SIZE(stackbuf);
+	}
 	while (done < nspans) {
-		n = min_t(u32, nspans - done, GCA_RET_BATCH);
+		n = min_t(u32, nspans - done, cap);
 		if (copy_from_user(buf, u64_to_user_ptr(uspans) +
 				   (u64)done * sizeof(*buf),
 				   n * sizeof(*buf))) {
@@ -232,6 +241,7 @@ int gca_give_back_spans(struct gca_arena *a, struct gca_thread *t,
 		mutex_unlock(&a->lock);
 		done += n;
 	}
-	kfree(buf);
+	if (buf != stackbuf)
+		kfree(buf);
 	return ret;
 }
