@@ -34,6 +34,7 @@
  *   gca_mark.c       the gray queue, marking, checkmark
  *   gca_sweep.c      sweeping
  *   gca_pacer.c      the pacer's arithmetic
+ *   gca_check.c      the heap's consistency checker (tests, KUnit)
  *   sources.mk       the list of these files, for every build
  *
  * Locks, outermost first:

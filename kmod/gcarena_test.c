@@ -32,8 +32,8 @@
  * Each case runs in its own kthread (process context), so the core's
  * GFP_KERNEL allocations and cond_resched() are fine without a lock; the
  * core itself takes none.  The suite's exit walks every structure of each
- * heap the case made (gkt_check(), a port of tests/unit's ua_check()),
- * then destroys it and frees the host: nothing a case allocated outlives
+ * heap the case made (gkt_check(): the core's checker, core/gca_check.c,
+ * which tests/unit's ua_check() runs too), then destroys it and frees the host: nothing a case allocated outlives
  * it, which kmemleak checks after the suite.
  */
 #include <kunit/test.h>
@@ -338,191 +338,37 @@ static u64 popcount_bits(const u64 *bits, u32 nwords)
 }
 
 /* ---------------------------------------------------------------------
- * The invariant walker (tests/unit's ua_check()): span table, free
- * lists, central lists, statistics, metadata and backing accounting.
- * Returns the number of violations; the first few are reported.
+ * The invariant walker: the core's checker (core/gca_check.c), reported
+ * with KUNIT_FAIL.  Returns the number of violations; the first few are
+ * reported.
  */
 
-#define HCHECK(cond, fmt, ...)						\
-do {									\
-	if (!(cond) && errors++ < 8)					\
-		KUNIT_FAIL(test, "heap invariant: %s: " fmt, #cond,	\
-			   ##__VA_ARGS__);				\
-} while (0)
+static void gkt_check_report(struct gca_check *c, const char *line)
+{
+	struct gkt_host *g = c->priv;
+
+	if (c->errors <= 8)
+		KUNIT_FAIL(g->test, "heap invariant: %s", line);
+}
+
+static bool gkt_check_backed(struct gca_check *c, u64 page)
+{
+	struct gkt_host *g = c->priv;
+
+	return test_bit(page, g->backed);
+}
 
 static int gkt_check(struct gkt_host *g, bool strict_inuse)
 {
-	struct kunit *test = g->test;
-	struct gca_heap *h = &g->h;
-	u64 p = 0, nfree = 0, ninuse_walk = 0, nlisted = 0, ninuse = 0;
-	u64 inuse_bytes = 0, objects = 0, alloc_bytes = 0, live = 0, meta;
-	struct gca_span *s, *prev = NULL;
-	unsigned int i;
-	int errors = 0;
+	struct gca_check c = {
+		.strict_inuse = strict_inuse,
+		.backed = gkt_check_backed,
+		.backed_pages = g->backed_pages,
+		.report = gkt_check_report,
+		.priv = g,
+	};
 
-	HCHECK(h->grown_pages <= h->npages, "%llu", h->grown_pages);
-	HCHECK(h->grown_pages % GCA_CHUNK_PAGES == 0 ||
-	       h->grown_pages == h->npages, "%llu", h->grown_pages);
-	/* The directory covers the grown chunks, within the reservation. */
-	HCHECK(h->span_table_len <= h->nchunks &&
-	       h->span_table_len * GCA_CHUNK_PAGES >= h->grown_pages,
-	       "directory %llu of %llu", h->span_table_len, h->nchunks);
-	meta = h->span_table_len * sizeof(void *) +
-	       h->gray.nblocks * sizeof(struct gca_gray_block);
-	for (i = 0; i < h->span_table_len; i++) {
-		bool grown = (u64)i * GCA_CHUNK_PAGES < h->grown_pages;
-
-		HCHECK(!!h->span_table[i] == grown, "chunk %u", i);
-		if (h->span_table[i])
-			meta += GCA_CHUNK_PAGES * sizeof(void *);
-	}
-
-	/* The spans tile [0, grown_pages). */
-	while (p < h->grown_pages) {
-		u64 q;
-
-		s = *gca_entry(h, p);
-		HCHECK(s, "page %llu has no span", p);
-		if (!s || s->start != p || !s->npages ||
-		    s->npages > h->grown_pages - p) {
-			HCHECK(false, "page %llu: broken span", p);
-			return errors;
-		}
-		/* the core's own size formula: the bitmaps vary with it */
-		meta += gca_span_struct_size(s->nwords);
-		if (s->state == GCA_SPAN_FREE) {
-			nfree++;
-			HCHECK(!prev || prev->state != GCA_SPAN_FREE,
-			       "free spans at %llu and %llu not coalesced",
-			       prev->start, p);
-			HCHECK(*gca_entry(h, p + s->npages - 1) == s,
-			       "free span %llu: last page", p);
-			for (q = p + 1; q + 1 < p + s->npages; q++)
-				HCHECK(!*gca_entry(h, q),
-				       "free span %llu: interior page %llu",
-				       p, q);
-			HCHECK(on_list(s->npages < GCA_FREE_LISTS ?
-				       &h->free[s->npages] : &h->free_large, s),
-			       "free span %llu not on its free list", p);
-			if (s->scavenged)
-				for (q = p; q < p + s->npages; q++)
-					HCHECK(!test_bit(q, g->backed),
-					       "scavenged page %llu is backed",
-					       q);
-		} else {
-			HCHECK(s->state == GCA_SPAN_INUSE, "state %u",
-			       s->state);
-			ninuse_walk++;
-			for (q = p; q < p + s->npages; q++)
-				HCHECK(*gca_entry(h, q) == s,
-				       "in-use span %llu: page %llu", p, q);
-		}
-		prev = s;
-		p += s->npages;
-	}
-	HCHECK(meta == h->meta_bytes, "%llu != %llu", meta, h->meta_bytes);
-
-	for (i = 1; i < GCA_FREE_LISTS; i++) {
-		list_for_each_entry(s, &h->free[i], list) {
-			nlisted++;
-			HCHECK(s->state == GCA_SPAN_FREE && s->npages == i,
-			       "free[%u] holds %llu pages", i, s->npages);
-		}
-	}
-	list_for_each_entry(s, &h->free_large, list) {
-		nlisted++;
-		HCHECK(s->state == GCA_SPAN_FREE &&
-		       s->npages >= GCA_FREE_LISTS, "free_large: %llu pages",
-		       s->npages);
-	}
-	HCHECK(nlisted == nfree, "%llu listed, %llu free", nlisted, nfree);
-
-	list_for_each_entry(s, &h->inuse, all) {
-		u64 n = popcount_bits(s->alloc_bits, s->nwords);
-		u32 w;
-
-		ninuse++;
-		inuse_bytes += s->npages * PS;
-		HCHECK(s->state == GCA_SPAN_INUSE &&
-		       s->start < h->grown_pages &&
-		       *gca_entry(h, s->start) == s, "span %llu", s->start);
-		HCHECK(s->nwords == DIV_ROUND_UP(s->nelems, 64), "span %llu",
-		       s->start);
-		HCHECK(n == s->nalloc, "span %llu: nalloc %u, %llu bits",
-		       s->start, s->nalloc, n);
-		for (w = 0; w < s->nwords; w++) {
-			u64 valid = (w + 1) * 64 <= s->nelems ? ~0ULL :
-				    (1ULL << (s->nelems % 64)) - 1;
-
-			HCHECK(!(s->alloc_bits[w] & ~valid), "span %llu",
-			       s->start);
-			HCHECK(!(s->mark_bits[w] & ~valid), "span %llu",
-			       s->start);
-			HCHECK(!(s->cache_bits[w] & ~valid), "span %llu",
-			       s->start);
-			HCHECK(!(s->cache_bits[w] & s->alloc_bits[w]),
-			       "span %llu", s->start);
-			if (!s->cached)
-				HCHECK(!s->cache_bits[w], "span %llu",
-				       s->start);
-		}
-		objects += s->nalloc;
-		alloc_bytes += s->nalloc * s->elemsize;
-		live += s->nalloc * s->elemsize;
-		if (s->cached)
-			live += popcount_bits(s->cache_bits, s->nwords) *
-				s->elemsize;
-		if (s->spanclass >> 1) {
-			unsigned int c = s->spanclass >> 1;
-
-			HCHECK(s->elemsize == gca_class_size[c] &&
-			       s->npages == gca_class_npages[c] &&
-			       s->nelems == gca_class_nelems(c) &&
-			       s->divmul == U32_MAX / gca_class_size[c] + 1,
-			       "span %llu: geometry of class %u", s->start, c);
-			if (!s->cached)
-				HCHECK(on_list(s->nalloc < s->nelems ?
-					       &h->partial[s->spanclass] :
-					       &h->full[s->spanclass], s),
-				       "span %llu (class %u, %u/%u) not on its central list",
-				       s->start, c, s->nalloc, s->nelems);
-		} else {
-			HCHECK(!s->cached && s->nelems == 1 &&
-			       s->elemsize == s->npages * PS && !s->divmul &&
-			       on_list(&h->large, s), "large span %llu",
-			       s->start);
-		}
-	}
-	for (i = 0; i < GCA_NUM_SPAN_CLASSES; i++) {
-		list_for_each_entry(s, &h->partial[i], list)
-			HCHECK(s->spanclass == i && !s->cached &&
-			       s->nalloc < s->nelems, "partial[%u]", i);
-		list_for_each_entry(s, &h->full[i], list)
-			HCHECK(s->spanclass == i && !s->cached &&
-			       s->nalloc == s->nelems, "full[%u]", i);
-	}
-	HCHECK(ninuse == h->nspans_inuse, "%llu on inuse, nspans_inuse %llu",
-	       ninuse, h->nspans_inuse);
-	if (strict_inuse)
-		HCHECK(ninuse == ninuse_walk, "%llu on inuse, %llu in table",
-		       ninuse, ninuse_walk);
-	HCHECK(inuse_bytes == h->heap_inuse, "%llu != %llu", inuse_bytes,
-	       h->heap_inuse);
-	HCHECK(objects == h->heap_objects, "%llu != %llu", objects,
-	       h->heap_objects);
-	HCHECK(h->heap_objects == h->mallocs - h->frees, "%llu, %llu - %llu",
-	       h->heap_objects, h->mallocs, h->frees);
-	HCHECK(alloc_bytes == h->heap_alloc, "%llu != %llu", alloc_bytes,
-	       h->heap_alloc);
-	HCHECK(live == h->heap_live, "%llu != %llu", live, h->heap_live);
-	HCHECK(h->heap_alloc <= h->heap_inuse &&
-	       h->heap_inuse <= h->grown_pages * PS, "%llu, %llu",
-	       h->heap_alloc, h->heap_inuse);
-	HCHECK(h->heap_backed == g->backed_pages * PS,
-	       "heap_backed %llu, host has %llu pages", h->heap_backed,
-	       g->backed_pages);
-	HCHECK(h->total_alloc >= h->heap_alloc, "%llu", h->total_alloc);
-	return errors;
+	return gca_heap_check(&g->h, &c);
 }
 
 /* Check g's invariants now; stop the case if any is broken. */

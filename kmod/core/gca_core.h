@@ -311,6 +311,12 @@ static inline struct gca_span *gca_span_of(struct gca_heap *h, u64 off)
 }
 
 /* ---- page heap (gca_pageheap.c) ---- */
+/* Bytes of one span struct with its four bitmaps of nwords words each. */
+static inline size_t gca_span_struct_size(u32 nwords)
+{
+	return sizeof(struct gca_span) + 4 * (size_t)nwords * sizeof(u64);
+}
+
 /* Allocate a run of npages (grows the heap as needed); NULL if none. */
 struct gca_span *gca_pages_alloc(struct gca_heap *h, u64 npages);
 /*
@@ -467,6 +473,33 @@ bool gca_sweep_span(struct gca_heap *h, struct gca_span *s,
 void gca_sweep_begin(struct gca_heap *h);
 int gca_sweep_some(struct gca_heap *h, u32 budget,
 		   struct gca_sweep_result *res);
+
+/* ---- consistency checker (gca_check.c) ---- */
+/*
+ * A check of every invariant of the heap, for hosts that test the core
+ * (O(heap pages + bitmap words), and O(spans) per list membership test:
+ * see gca_check.c).  The caller fills in the first fields; the checker
+ * calls report() with one line per inconsistency it finds.
+ */
+struct gca_check {
+	/*
+	 * Every in-use span is on h->inuse (came from gca_span.c); false for
+	 * a host that takes raw pages with gca_pages_alloc().
+	 */
+	bool strict_inuse;
+	/*
+	 * Does the host back heap page p?  NULL: the host does not say, and
+	 * neither scavenged pages nor heap_backed are checked.
+	 */
+	bool (*backed)(struct gca_check *c, u64 page);
+	u64 backed_pages;	/* with backed: the host's count of pages */
+	/* One line saying what is wrong; NULL: only count. */
+	void (*report)(struct gca_check *c, const char *line);
+	void *priv;		/* the host's */
+	unsigned int errors;	/* out: inconsistencies found */
+};
+/* Check h (read only); returns c->errors, 0 when consistent. */
+unsigned int gca_heap_check(struct gca_heap *h, struct gca_check *c);
 
 /* ---- pacer arithmetic (gca_pacer.c): pure functions ---- */
 #define GCA_HEAP_MINIMUM	(4ULL << 20)	/* Go's heapMinimum at GOGC=100 */

@@ -9,6 +9,7 @@
  * (the pattern of tools/testing/vma and tools/testing/radix-tree).
  *
  * What the core may use: kzalloc/kmalloc/kfree, kvcalloc/kvfree, memcpy,
+ * snprintf/vsnprintf and __printf (the checker's lines, gca_check.c),
  * gca_alloc_nowait() (may fail under pressure), list_head, READ_ONCE,
  * WARN_ON_ONCE, pr_warn/pr_debug, cond_resched, min/max, ALIGN,
  * DIV_ROUND_UP, check_add_overflow/check_mul_overflow, hweight64, __ffs64,

@@ -55,11 +55,6 @@
 /* Directory entries allocated at the first growth: 32 MiB of heap. */
 #define GCA_DIR_MIN		8ULL
 
-static inline size_t gca_span_struct_size(u32 nwords)
-{
-	return sizeof(struct gca_span) + 4 * (size_t)nwords * sizeof(u64);
-}
-
 /* One kmalloc: the struct and its four bitmaps, all zero. */
 static struct gca_span *gca_span_struct_alloc(struct gca_heap *h, u32 nwords)
 {

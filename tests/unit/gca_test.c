@@ -172,206 +172,31 @@ void ua_destroy(struct uarena *ua)
 	ua->base = NULL;
 }
 
-#define CHECK(cond, fmt, ...) do {					\
-	if (!(cond)) {							\
-		fprintf(stderr, "ua_check: %s: " fmt "\n", #cond,	\
-			##__VA_ARGS__);					\
-		errors++;						\
-	}								\
-} while (0)
-
-static u64 popcount_bits(const u64 *bits, u32 nwords)
+/* The core's checker (kmod/core/gca_check.c), reporting to stderr. */
+static void ua_check_report(struct gca_check *c, const char *line)
 {
-	u64 n = 0;
-	u32 w;
-
-	for (w = 0; w < nwords; w++)
-		n += hweight64(bits[w]);
-	return n;
+	(void)c;
+	fprintf(stderr, "ua_check: %s\n", line);
 }
 
-static bool on_list(const struct list_head *head, const struct gca_span *s)
+static bool ua_check_backed(struct gca_check *c, u64 page)
 {
-	const struct list_head *e;
+	struct uarena *ua = c->priv;
 
-	for (e = head->next; e != head; e = e->next)
-		if (e == &s->list)
-			return true;
-	return false;
+	return ua->backed[page];
 }
 
 int ua_check(struct uarena *ua, bool strict_inuse)
 {
-	struct gca_heap *h = &ua->h;
-	u64 p = 0, nfree = 0, ninuse_walk = 0, nlisted = 0, ninuse = 0;
-	u64 inuse_bytes = 0, objects = 0, alloc_bytes = 0, live = 0;
-	u64 meta, nspans_meta = 0;
-	struct gca_span *s, *prev = NULL;
-	unsigned int i;
-	int errors = 0;
+	struct gca_check c = {
+		.strict_inuse = strict_inuse,
+		.backed = ua_check_backed,
+		.backed_pages = ua->backed_pages,
+		.report = ua_check_report,
+		.priv = ua,
+	};
 
-	CHECK(h->grown_pages <= h->npages, "%llu", h->grown_pages);
-	CHECK(h->grown_pages % GCA_CHUNK_PAGES == 0 ||
-	      h->grown_pages == h->npages, "%llu", h->grown_pages);
-	/* The directory covers the grown chunks, within the reservation. */
-	CHECK(h->span_table_len <= h->nchunks &&
-	      h->span_table_len * GCA_CHUNK_PAGES >= h->grown_pages,
-	      "directory %llu of %llu", h->span_table_len, h->nchunks);
-	meta = h->span_table_len * sizeof(void *) +
-	       h->gray.nblocks * sizeof(struct gca_gray_block);
-	for (i = 0; i < h->span_table_len; i++) {
-		bool grown = (u64)i * GCA_CHUNK_PAGES < h->grown_pages;
-
-		CHECK(!!h->span_table[i] == grown, "chunk %u", i);
-		if (h->span_table[i])
-			meta += GCA_CHUNK_PAGES * sizeof(void *);
-	}
-
-	/* The spans tile [0, grown_pages). */
-	while (p < h->grown_pages) {
-		u64 q;
-
-		s = ua_entry(ua, p);
-		CHECK(s != NULL, "page %llu has no span", p);
-		if (!s)
-			return errors;
-		CHECK(s->start == p, "page %llu: span starts at %llu", p,
-		      s->start);
-		CHECK(s->npages > 0 && s->npages <= h->grown_pages - p,
-		      "page %llu: npages %llu", p, s->npages);
-		if (s->start != p || !s->npages ||
-		    s->npages > h->grown_pages - p)
-			return errors;
-		meta += sizeof(*s) + 4 * sizeof(u64) * s->nwords;
-		nspans_meta++;
-		if (s->state == GCA_SPAN_FREE) {
-			nfree++;
-			CHECK(!prev || prev->state != GCA_SPAN_FREE,
-			      "free spans at %llu and %llu not coalesced",
-			      prev->start, p);
-			CHECK(ua_entry(ua, p + s->npages - 1) == s,
-			      "free span %llu: last page", p);
-			for (q = p + 1; q + 1 < p + s->npages; q++)
-				CHECK(ua_entry(ua, q) == NULL,
-				      "free span %llu: interior page %llu", p, q);
-			CHECK(on_list(s->npages < GCA_FREE_LISTS ?
-				      &h->free[s->npages] : &h->free_large, s),
-			      "free span %llu not on its free list", p);
-			if (s->scavenged)
-				for (q = p; q < p + s->npages; q++)
-					CHECK(!ua->backed[q],
-					      "scavenged page %llu is backed", q);
-		} else {
-			CHECK(s->state == GCA_SPAN_INUSE, "state %u", s->state);
-			ninuse_walk++;
-			for (q = p; q < p + s->npages; q++)
-				CHECK(ua_entry(ua, q) == s,
-				      "in-use span %llu: page %llu", p, q);
-		}
-		prev = s;
-		p += s->npages;
-	}
-	CHECK(meta == h->meta_bytes, "meta %llu != %llu", meta, h->meta_bytes);
-
-	for (i = 1; i < GCA_FREE_LISTS; i++) {
-		list_for_each_entry(s, &h->free[i], list) {
-			nlisted++;
-			CHECK(s->state == GCA_SPAN_FREE && s->npages == i,
-			      "free[%u] holds %llu pages", i, s->npages);
-			CHECK(s->start < h->grown_pages &&
-			      ua_entry(ua, s->start) == s, "free[%u]", i);
-		}
-	}
-	list_for_each_entry(s, &h->free_large, list) {
-		nlisted++;
-		CHECK(s->state == GCA_SPAN_FREE &&
-		      s->npages >= GCA_FREE_LISTS, "free_large");
-		CHECK(s->start < h->grown_pages &&
-		      ua_entry(ua, s->start) == s, "free_large");
-	}
-	CHECK(nlisted == nfree, "%llu listed, %llu free", nlisted, nfree);
-
-	list_for_each_entry(s, &h->inuse, all) {
-		u64 n = popcount_bits(s->alloc_bits, s->nwords);
-		u32 w;
-
-		ninuse++;
-		inuse_bytes += s->npages * PS;
-		CHECK(s->state == GCA_SPAN_INUSE, "inuse list: state");
-		CHECK(s->start < h->grown_pages &&
-		      ua_entry(ua, s->start) == s, "inuse list: table");
-		CHECK(s->nwords == DIV_ROUND_UP(s->nelems, 64), "nwords");
-		CHECK(n == s->nalloc, "span %llu: nalloc %u, %llu bits",
-		      s->start, s->nalloc, n);
-		for (w = 0; w < s->nwords; w++) {
-			u64 valid = (w + 1) * 64 <= s->nelems ? ~0ULL :
-				    (1ULL << (s->nelems % 64)) - 1;
-
-			CHECK(!(s->alloc_bits[w] & ~valid), "alloc tail");
-			CHECK(!(s->mark_bits[w] & ~valid), "mark tail");
-			CHECK(!(s->cache_bits[w] & ~valid), "cache tail");
-			CHECK(!(s->cache_bits[w] & s->alloc_bits[w]),
-			      "cache & alloc");
-			if (!s->cached)
-				CHECK(!s->cache_bits[w], "stale cache bits");
-		}
-		objects += s->nalloc;
-		alloc_bytes += s->nalloc * s->elemsize;
-		live += s->nalloc * s->elemsize;
-		if (s->cached)
-			live += popcount_bits(s->cache_bits, s->nwords) *
-				s->elemsize;
-		if (s->spanclass >> 1) {
-			unsigned int c = s->spanclass >> 1;
-
-			CHECK(s->elemsize == gca_class_size[c] &&
-			      s->npages == gca_class_npages[c] &&
-			      s->nelems == gca_class_nelems(c), "geometry");
-			CHECK(s->divmul == U32_MAX / gca_class_size[c] + 1,
-			      "divmul");
-			if (!s->cached)
-				CHECK(on_list(s->nalloc < s->nelems ?
-					      &h->partial[s->spanclass] :
-					      &h->full[s->spanclass], s),
-				      "span %llu (class %u, %u/%u) not on its "
-				      "central list", s->start, c, s->nalloc,
-				      s->nelems);
-		} else {
-			CHECK(!s->cached && s->nelems == 1 &&
-			      s->elemsize == s->npages * PS && !s->divmul,
-			      "large geometry");
-			CHECK(on_list(&h->large, s), "large not on h->large");
-		}
-	}
-	for (i = 0; i < GCA_NUM_SPAN_CLASSES; i++) {
-		list_for_each_entry(s, &h->partial[i], list)
-			CHECK(s->spanclass == i && !s->cached &&
-			      s->nalloc < s->nelems, "partial[%u]", i);
-		list_for_each_entry(s, &h->full[i], list)
-			CHECK(s->spanclass == i && !s->cached &&
-			      s->nalloc == s->nelems, "full[%u]", i);
-	}
-	CHECK(ninuse == h->nspans_inuse, "%llu on inuse, nspans_inuse %llu",
-	      ninuse, h->nspans_inuse);
-	if (strict_inuse)
-		CHECK(ninuse == ninuse_walk, "%llu on inuse, %llu in table",
-		      ninuse, ninuse_walk);
-	CHECK(inuse_bytes == h->heap_inuse, "heap_inuse %llu != %llu",
-	      h->heap_inuse, inuse_bytes);
-	CHECK(objects == h->heap_objects, "heap_objects %llu != %llu",
-	      h->heap_objects, objects);
-	CHECK(h->heap_objects == h->mallocs - h->frees, "objects/mallocs");
-	CHECK(alloc_bytes == h->heap_alloc, "heap_alloc %llu != %llu",
-	      h->heap_alloc, alloc_bytes);
-	CHECK(live == h->heap_live, "heap_live %llu != %llu", h->heap_live,
-	      live);
-	CHECK(h->heap_alloc <= h->heap_inuse &&
-	      h->heap_inuse <= h->grown_pages * PS, "alloc <= inuse <= grown");
-	CHECK(h->heap_backed == ua->backed_pages * PS,
-	      "heap_backed %llu, host has %llu pages", h->heap_backed,
-	      ua->backed_pages);
-	CHECK(h->total_alloc >= h->heap_alloc, "total_alloc");
-	return errors;
+	return gca_heap_check(&ua->h, &c);
 }
 
 u64 ua_alloc_objs(struct uarena *ua, unsigned int spanclass, u64 n, u64 *offs)

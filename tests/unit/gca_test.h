@@ -12,9 +12,9 @@
  * backing and otherwise a length up to the next 4 KiB boundary, as the
  * kernel glue does with its struct pages.
  *
- * ua_check() walks every structure of the heap and checks the core's
- * invariants (span table, free lists, central lists, statistics); tests
- * call it after each operation.
+ * ua_check() runs the core's checker (kmod/core/gca_check.c: span table,
+ * free lists, central lists, statistics) with this host's backing, and
+ * prints what it finds to stderr; tests call it after each operation.
  */
 #ifndef _GCA_TEST_H
 #define _GCA_TEST_H
