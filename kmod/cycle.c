@@ -567,13 +567,13 @@ static void gca_shade_cached(struct gca_arena *a)
 /* Clear every mark, a slice per lock hold.  Called with a->lock held. */
 static int gca_clear_marks(struct gca_arena *a)
 {
+	int ret;
+
 	gca_mark_clear_begin(&a->heap);
 	while (!gca_mark_clear_some(&a->heap, GCA_CLEAR_BUDGET)) {
-		mutex_unlock(&a->lock);
-		gca_collector_yield(a);
-		mutex_lock(&a->lock);
-		if (gca_collector_should_stop(a))
-			return -EINTR;
+		ret = gca_relock(a);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -581,12 +581,12 @@ static int gca_clear_marks(struct gca_arena *a)
 /* Sweep what is left, a slice per lock hold.  Called with a->lock held. */
 static int gca_finish_sweep(struct gca_arena *a, struct gca_sweep_result *res)
 {
+	int ret;
+
 	while (gca_sweep_some(&a->heap, GCA_SWEEP_BUDGET, res)) {
-		mutex_unlock(&a->lock);
-		gca_collector_yield(a);
-		mutex_lock(&a->lock);
-		if (gca_collector_should_stop(a))
-			return -EINTR;
+		ret = gca_relock(a);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
