@@ -239,39 +239,39 @@ static void gca_shade(struct gca_heap *h, struct gca_span *s, u64 idx)
 				 idx * s->elemsize);
 }
 
-/* Clear all marks; the slots of cached spans are roots. */
-void gca_mark_begin(struct gca_heap *h)
+/*
+ * What every mark starts with, whole (gca_mark_begin()) or in steps
+ * (gca_mark_clear_begin()): an empty gray queue (an aborted mark may have
+ * left entries), the mark's counters at zero, and no sweeping: from here
+ * on unmarked no longer means dead.
+ */
+static void gca_mark_reset(struct gca_heap *h)
 {
-	unsigned int work = 0;
-	struct gca_span *s;
 	s64 freed = 0;
-	u32 w;
 
-	gca_assert_locked(h);
-	/* An aborted mark may have left entries: start from nothing. */
 	gca_gray_free_all(&h->gray, &freed);
 	gca_gray_account(h, -freed);
 	h->marked_objects = 0;
 	h->marked_bytes = 0;
 	h->scanned_bytes = 0;
-	h->marking = true;
 	h->sweeping = false;
 	h->sweep_cursor = NULL;
+}
+
+/* Clear all marks; the slots of cached spans are roots. */
+void gca_mark_begin(struct gca_heap *h)
+{
+	unsigned int work = 0;
+	struct gca_span *s;
+
+	gca_assert_locked(h);
+	gca_mark_reset(h);
+	h->marking = true;
 
 	list_for_each_entry(s, &h->inuse, all) {
 		memset(s->mark_bits, 0, s->nwords * sizeof(u64));
-		if (s->cached) {
-			for (w = 0; w < s->nwords; w++) {
-				u64 bits = gca_live_bits(s, w);
-
-				while (bits) {
-					u64 i = __ffs64(bits);
-
-					bits &= bits - 1;
-					gca_shade(h, s, w * 64 + i);
-				}
-			}
-		}
+		if (s->cached)
+			gca_mark_shade_span(h, s);
 		if (++work >= GCA_WORK_QUANTUM) {
 			work = 0;
 			cond_resched();
@@ -548,18 +548,9 @@ bool gca_is_allocated(struct gca_heap *h, u64 off)
 
 void gca_mark_clear_begin(struct gca_heap *h)
 {
-	s64 freed = 0;
-
 	gca_assert_locked(h);
-	gca_gray_free_all(&h->gray, &freed);
-	gca_gray_account(h, -freed);
-	h->marked_objects = 0;
-	h->marked_bytes = 0;
-	h->scanned_bytes = 0;
-	/* from here on unmarked no longer means dead */
-	h->sweeping = false;
+	gca_mark_reset(h);
 	h->marking = false;
-	h->sweep_cursor = NULL;
 	h->clear_cursor = h->inuse.next;
 }
 
