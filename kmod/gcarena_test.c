@@ -303,6 +303,11 @@ static int gkt_mark(struct gkt_host *g, const u64 *roots, size_t n)
 	return gca_mark_drain(&g->h);
 }
 
+/*
+ * gca_on_list() and gca_popcount_bits(), which the cases use too, are
+ * the checker's (core/gca_check.c, in this translation unit).
+ */
+
 static u64 nfree_spans(struct gca_heap *h)
 {
 	struct gca_span *s;
@@ -314,26 +319,6 @@ static u64 nfree_spans(struct gca_heap *h)
 			n++;
 	list_for_each_entry(s, &h->free_large, list)
 		n++;
-	return n;
-}
-
-static bool on_list(const struct list_head *head, const struct gca_span *s)
-{
-	const struct list_head *e;
-
-	for (e = head->next; e != head; e = e->next)
-		if (e == &s->list)
-			return true;
-	return false;
-}
-
-static u64 popcount_bits(const u64 *bits, u32 nwords)
-{
-	u64 n = 0;
-	u32 w;
-
-	for (w = 0; w < nwords; w++)
-		n += hweight64(bits[w]);
 	return n;
 }
 
@@ -569,15 +554,15 @@ static void carving_and_tail_waste_every_class(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, s->owner, 3U);
 			KUNIT_EXPECT_FALSE(test, s->needzero);	/* fresh */
 			/* Every slot, and nothing past the last, is handed out. */
-			KUNIT_EXPECT_EQ(test, popcount_bits(s->cache_bits,
+			KUNIT_EXPECT_EQ(test, gca_popcount_bits(s->cache_bits,
 							    s->nwords), n);
-			KUNIT_EXPECT_EQ(test, popcount_bits(s->alloc_bits,
+			KUNIT_EXPECT_EQ(test, gca_popcount_bits(s->alloc_bits,
 							    s->nwords), 0ULL);
 			KUNIT_EXPECT_EQ(test, h->heap_live, live + n * size);
 			KUNIT_EXPECT_EQ(test, n * size + waste, s->npages * PS);
 			gca_span_uncache(h, s, 0);
 			KUNIT_EXPECT_EQ(test, s->nalloc, 0U);
-			KUNIT_EXPECT_TRUE(test, on_list(&h->partial[sc], s));
+			KUNIT_EXPECT_TRUE(test, gca_on_list(&h->partial[sc], s));
 		}
 	}
 	KUNIT_EXPECT_EQ(test, h->nspans_inuse,
@@ -638,7 +623,7 @@ static void alloc_and_mark_bit_transitions(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, h->heap_live, 640ULL);
 	KUNIT_EXPECT_EQ(test, h->mallocs, 10ULL);
 	KUNIT_EXPECT_EQ(test, h->heap_objects, 10ULL);
-	KUNIT_EXPECT_TRUE(test, on_list(&h->partial[SCAN(6)], s));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->partial[SCAN(6)], s));
 	CHECK_HEAP(g);
 
 	/* A refill takes it back from partial, with the rest handed out. */
@@ -652,7 +637,7 @@ static void alloc_and_mark_bit_transitions(struct kunit *test)
 	gca_span_uncache(h, s, 1000);
 	KUNIT_EXPECT_EQ(test, s->nalloc, 128U);
 	KUNIT_EXPECT_EQ(test, s->alloc_bits[0] & s->alloc_bits[1], ~0ULL);
-	KUNIT_EXPECT_TRUE(test, on_list(&h->full[SCAN(6)], s));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->full[SCAN(6)], s));
 	KUNIT_EXPECT_EQ(test, h->heap_live, 128ULL * 64);
 	KUNIT_EXPECT_EQ(test, h->heap_alloc, 128ULL * 64);
 	CHECK_HEAP(g);
@@ -681,7 +666,7 @@ static void alloc_and_mark_bit_transitions(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s->alloc_bits[0], s->mark_bits[0]);
 	KUNIT_EXPECT_EQ(test, s->alloc_bits[1], s->mark_bits[1]);
 	KUNIT_EXPECT_EQ(test, s->nalloc, 3U);
-	KUNIT_EXPECT_TRUE(test, on_list(&h->partial[SCAN(6)], s));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->partial[SCAN(6)], s));
 	KUNIT_EXPECT_EQ(test, h->heap_alloc, 3ULL * 64);
 	KUNIT_EXPECT_EQ(test, h->heap_live, 3ULL * 64);
 	KUNIT_EXPECT_EQ(test, h->frees, 125ULL);
@@ -811,7 +796,7 @@ static void pageheap_coalesce(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, f->state, GCA_SPAN_FREE);
 	KUNIT_EXPECT_EQ(test, f->npages, 5ULL);
 	KUNIT_EXPECT_FALSE(test, f->scavenged);	/* was in use: maybe backed */
-	KUNIT_EXPECT_TRUE(test, on_list(&h->free[5], f));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->free[5], f));
 
 	gca_pages_free(h, a);		/* the right neighbour is free */
 	CHECK_HEAP(g);
@@ -822,7 +807,7 @@ static void pageheap_coalesce(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, *gca_entry(h, 7), f);
 	KUNIT_EXPECT_NULL(test, *gca_entry(h, 3));	/* interior now */
 	KUNIT_EXPECT_TRUE(test, list_empty(&h->free[5]));
-	KUNIT_EXPECT_TRUE(test, on_list(&h->free[8], f));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->free[8], f));
 
 	gca_pages_free(h, c);		/* both neighbours are free */
 	CHECK_HEAP(g);
@@ -1383,9 +1368,9 @@ static void sweep_hand_built_spans(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s1->nalloc + s5->nalloc + s10->nalloc +
 			s67->nalloc, 1024U + 170 + 40 + 1);
 	o67 = span_base(s67);
-	KUNIT_EXPECT_TRUE(test, on_list(&h->full[NOSCAN(1)], s1));
-	KUNIT_EXPECT_TRUE(test, on_list(&h->full[NOSCAN(5)], s5));
-	KUNIT_EXPECT_TRUE(test, on_list(&h->partial[NOSCAN(10)], s10));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->full[NOSCAN(1)], s1));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->full[NOSCAN(5)], s5));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->partial[NOSCAN(10)], s10));
 	cached = gca_span_refill(h, NOSCAN(20), 2, &err);
 	KUNIT_ASSERT_NOT_NULL(test, cached);
 	KUNIT_EXPECT_EQ(test, h->nspans_inuse, 5ULL);
@@ -1420,9 +1405,9 @@ static void sweep_hand_built_spans(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s5->nalloc, 66U);
 	KUNIT_EXPECT_EQ(test, s10->nalloc, 8U);
 	KUNIT_EXPECT_NULL(test, gca_span_of(h, o67));	/* back to the heap */
-	KUNIT_EXPECT_TRUE(test, on_list(&h->partial[NOSCAN(1)], s1));
-	KUNIT_EXPECT_TRUE(test, on_list(&h->partial[NOSCAN(5)], s5));
-	KUNIT_EXPECT_TRUE(test, on_list(&h->partial[NOSCAN(10)], s10));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->partial[NOSCAN(1)], s1));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->partial[NOSCAN(5)], s5));
+	KUNIT_EXPECT_TRUE(test, gca_on_list(&h->partial[NOSCAN(10)], s10));
 	KUNIT_EXPECT_TRUE(test, list_empty(&h->partial[NOSCAN(67)]));
 	KUNIT_EXPECT_TRUE(test, list_empty(&h->full[NOSCAN(67)]));
 	KUNIT_EXPECT_TRUE(test, cached->cached);
