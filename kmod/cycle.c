@@ -64,7 +64,9 @@
  *     signal handler (why that hides no real miss: mutator.c).  The
  *     re-mark is as conservative as the mark: a data word naming a dead
  *     object, in an object allocated during the mark (black, so never
- *     scanned by it), counts as a miss although nothing is lost.
+ *     scanned by it), counts as a miss although nothing is lost.  Last,
+ *     still held, the core's checker goes over every in-use span's own
+ *     invariants (core/gca_check.c) and logs what it finds.
  *  5. SWEEP: held threads are released with the barrier off; this thread
  *     sweeps in slices while mutators sweep lazily the spans they take
  *     (gca_span_refill()); then free pages beyond the retained goal are
@@ -93,9 +95,9 @@
  * by a constant, whatever the heap: the collector marks a slice of
  * GCA_DRAIN_BUDGET bytes of work per hold (plus one gray entry: an
  * oblet, GCA_OBLET_SIZE, or one step of overflow recovery, which resumes
- * from a cursor kept in the heap, core/gca_mark.c), clears, saves, verifies
- * and sweeps GCA_CLEAR_BUDGET or GCA_SWEEP_BUDGET spans per hold, and an
- * assist stops at GCA_ASSIST_BUDGET or GCA_ASSIST_MAX_NS;
+ * from a cursor kept in the heap, core/gca_mark.c), clears, saves,
+ * verifies, checks and sweeps GCA_CLEAR_BUDGET or GCA_SWEEP_BUDGET spans
+ * per hold, and an assist stops at GCA_ASSIST_BUDGET or GCA_ASSIST_MAX_NS;
  * mark_slice_max in the statistics is the most marking work one hold
  * did.  A thread's pause at mark termination is its handshake plus one
  * slice: termination never drains more with the threads held, it sends
@@ -622,9 +624,50 @@ bool gca_checkmark_may_log(struct gca_arena *a)
 	       ___ratelimit(&gca_log_rs, KBUILD_MODNAME ": checkmark: lines");
 }
 
+/* The first inconsistency of a pass, if the log limits allow it. */
+static void gca_heap_check_report(struct gca_check *c, const char *line)
+{
+	struct gca_arena *a = c->priv;
+
+	if (c->errors == 1 && gca_checkmark_may_log(a))
+		pr_err("arena %u: checkmark: cycle %llu: heap inconsistent: %s\n",
+		       a->id, a->cycle, line);
+}
+
+/*
+ * Checkmark's last pass: the core's checker over every in-use span
+ * (core/gca_check.c: bitmaps, geometry, table entry), GCA_CLEAR_BUDGET
+ * spans per hold of a->lock, the threads still held so that no span
+ * leaves h->inuse meanwhile.  The whole-heap checks (the table page by
+ * page, list membership, the statistics' sums) are O(heap) in one pass
+ * and stay with the tests.  Called and returns with a->lock held; 0 or
+ * -EINTR.
+ */
+static int gca_checkmark_spans(struct gca_arena *a)
+{
+	struct gca_check c = {
+		.report = gca_heap_check_report,
+		.priv = a,
+	};
+	int ret;
+
+	lockdep_assert_held(&a->lock);
+	gca_heap_check_spans_begin(&a->heap, &c);
+	while (!gca_heap_check_spans_some(&a->heap, &c, GCA_CLEAR_BUDGET)) {
+		ret = gca_relock(a);
+		if (ret)
+			return ret;
+	}
+	if (c.errors > 1 && gca_checkmark_may_log(a))
+		pr_err("arena %u: checkmark: cycle %llu: %u heap inconsistencies\n",
+		       a->id, a->cycle, c.errors);
+	return 0;
+}
+
 /*
  * Checkmark, with every thread held at mark termination: mark again from
- * the roots and count what the concurrent mark missed.
+ * the roots and count what the concurrent mark missed, then check the
+ * in-use spans' own invariants.
  */
 static int gca_checkmark(struct gca_arena *a)
 {
@@ -678,7 +721,7 @@ static int gca_checkmark(struct gca_arena *a)
 			       "");
 		a->checkmark_failed_cycles++;
 	}
-	return 0;
+	return gca_checkmark_spans(a);
 }
 
 /*

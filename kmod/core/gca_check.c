@@ -10,11 +10,14 @@
  * the host says what to do with each (struct gca_check's report), and
  * what only it knows (which pages it backs) comes through a callback.
  *
- * The walk is O(heap pages + bitmap words) and O(spans) per list
- * membership test, in one pass with no cursor: a debugging tool for
- * hosts that can afford it, not something to run under a lock the
- * mutators wait for.  It only reads: a heap it finds broken is left as
- * it is.
+ * The whole walk (gca_heap_check()) is O(heap pages + bitmap words) and
+ * O(spans) per list membership test, in one pass with no cursor: a
+ * debugging tool for hosts that can afford it, not something to run
+ * under a lock the mutators wait for.  What holds span by span (an
+ * in-use span's bitmaps, geometry and table entry, without its list
+ * membership) also comes in bounded steps, gca_heap_check_spans_some(),
+ * which the module runs under checkmark.  Both only read: a heap found
+ * broken is left as it is.
  */
 #include "gca_core.h"
 
@@ -182,9 +185,12 @@ static u64 gca_check_free_lists(struct gca_heap *h, struct gca_check *c)
 	return nlisted;
 }
 
-/* One in-use span's bitmaps and geometry, and its central list. */
+/*
+ * One in-use span's bitmaps and geometry, and with lists its central
+ * list (O(list) per span).
+ */
 static void gca_check_inuse_span(struct gca_heap *h, struct gca_check *c,
-				 struct gca_span *s)
+				 struct gca_span *s, bool lists)
 {
 	u64 n = gca_popcount_bits(s->alloc_bits, s->nwords);
 	u32 w;
@@ -222,7 +228,7 @@ static void gca_check_inuse_span(struct gca_heap *h, struct gca_check *c,
 			  "span %llu: geometry of class %u", s->start, sc);
 		GCA_CHECK(c, s->divmul == U32_MAX / gca_class_size[sc] + 1,
 			  "span %llu: divmul of class %u", s->start, sc);
-		if (!s->cached)
+		if (lists && !s->cached)
 			GCA_CHECK(c, gca_on_list(s->nalloc < s->nelems ?
 						 &h->partial[s->spanclass] :
 						 &h->full[s->spanclass], s),
@@ -232,8 +238,10 @@ static void gca_check_inuse_span(struct gca_heap *h, struct gca_check *c,
 		GCA_CHECK(c, !s->cached && s->nelems == 1 &&
 			  s->elemsize == s->npages * GCA_PAGE_SIZE &&
 			  !s->divmul, "large span %llu: geometry", s->start);
-		GCA_CHECK(c, gca_on_list(&h->large, s),
-			  "large span %llu not on h->large", s->start);
+		if (lists)
+			GCA_CHECK(c, gca_on_list(&h->large, s),
+				  "large span %llu not on h->large",
+				  s->start);
 	}
 }
 
@@ -259,7 +267,7 @@ unsigned int gca_heap_check(struct gca_heap *h, struct gca_check *c)
 	list_for_each_entry(s, &h->inuse, all) {
 		ninuse++;
 		inuse_bytes += s->npages * GCA_PAGE_SIZE;
-		gca_check_inuse_span(h, c, s);
+		gca_check_inuse_span(h, c, s, true);
 		objects += s->nalloc;
 		alloc_bytes += s->nalloc * s->elemsize;
 		live += s->nalloc * s->elemsize;
@@ -302,4 +310,27 @@ unsigned int gca_heap_check(struct gca_heap *h, struct gca_check *c)
 	GCA_CHECK(c, h->total_alloc >= h->heap_alloc, "total_alloc %llu",
 		  h->total_alloc);
 	return c->errors;
+}
+
+void gca_heap_check_spans_begin(struct gca_heap *h, struct gca_check *c)
+{
+	gca_assert_locked(h);
+	c->errors = 0;
+	c->cursor = h->inuse.next;
+}
+
+bool gca_heap_check_spans_some(struct gca_heap *h, struct gca_check *c,
+			       u32 budget)
+{
+	gca_assert_locked(h);
+	while (c->cursor && c->cursor != &h->inuse) {
+		if (!budget--)
+			return false;
+		gca_check_inuse_span(h, c, list_entry(c->cursor,
+						      struct gca_span, all),
+				     false);
+		c->cursor = c->cursor->next;
+	}
+	c->cursor = NULL;
+	return true;
 }

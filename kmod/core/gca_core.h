@@ -497,9 +497,22 @@ struct gca_check {
 	void (*report)(struct gca_check *c, const char *line);
 	void *priv;		/* the host's */
 	unsigned int errors;	/* out: inconsistencies found */
+	struct list_head *cursor;	/* gca_heap_check_spans_some()'s */
 };
 /* Check h (read only); returns c->errors, 0 when consistent. */
 unsigned int gca_heap_check(struct gca_heap *h, struct gca_check *c);
+/*
+ * The same for what each in-use span must hold by itself (bitmaps,
+ * geometry, table entry; not its list membership), in bounded steps:
+ * gca_heap_check_spans_begin(), then gca_heap_check_spans_some() until
+ * it returns true, checking at most budget spans a call, the count in
+ * c->errors.  Between two calls no span may leave h->inuse (the module
+ * calls it with the threads held at mark termination, as checkmark's
+ * walks); strict_inuse and backed are not used.
+ */
+void gca_heap_check_spans_begin(struct gca_heap *h, struct gca_check *c);
+bool gca_heap_check_spans_some(struct gca_heap *h, struct gca_check *c,
+			       u32 budget);
 
 /* ---- pacer arithmetic (gca_pacer.c): pure functions ---- */
 #define GCA_HEAP_MINIMUM	(4ULL << 20)	/* Go's heapMinimum at GOGC=100 */

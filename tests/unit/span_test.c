@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Central lists and large objects: refill and uncache accounting,
- * hostile freeindex values, needzero, backing, large objects, and
- * allocation failure on every path.
+ * hostile freeindex values, needzero, backing, large objects,
+ * allocation failure on every path, and the heap checker's bounded steps.
  */
 #include "gca_test.h"
 #include "gca_harness.h"
@@ -399,3 +399,48 @@ TEST_F(heap, many_objects)
 }
 
 TEST_HARNESS_MAIN
+
+static void count_report(struct gca_check *c, const char *line)
+{
+	(void)line;
+	(*(unsigned int *)c->priv)++;
+}
+
+/*
+ * The checker's bounded steps (the module's, under checkmark) find a
+ * broken span as the whole walk does, a budget of spans per call.
+ */
+TEST_F(heap, checker_in_steps)
+{
+	struct gca_heap *h = &self->ua.h;
+	unsigned int lines = 0, calls = 0;
+	struct gca_check c = { .report = count_report, .priv = &lines };
+	struct gca_span *s;
+
+	ASSERT_EQ(10ULL, ua_alloc_objs(&self->ua, GCA_SPANCLASS(1, 0), 10,
+				       NULL));
+	ASSERT_EQ(10ULL, ua_alloc_objs(&self->ua, GCA_SPANCLASS(20, 1), 10,
+				       NULL));
+	ASSERT_NE(U64_MAX, ua_alloc_large(&self->ua, 100000, false));
+	ASSERT_EQ(3ULL, h->nspans_inuse);
+
+	gca_heap_check_spans_begin(h, &c);
+	do
+		calls++;
+	while (!gca_heap_check_spans_some(h, &c, 1));
+	EXPECT_EQ(3U, calls);	/* a span a call */
+	EXPECT_EQ(0U, c.errors);
+	EXPECT_EQ(0U, lines);
+
+	s = list_first_entry(&h->inuse, struct gca_span, all);
+	s->nalloc++;
+	gca_heap_check_spans_begin(h, &c);
+	while (!gca_heap_check_spans_some(h, &c, 2))
+		;
+	EXPECT_EQ(1U, c.errors);
+	EXPECT_EQ(1U, lines);
+	c.strict_inuse = true;
+	EXPECT_LT(0U, gca_heap_check(h, &c));
+	s->nalloc--;
+	CHECK_HEAP();
+}
