@@ -107,6 +107,9 @@ bad="$bad|kernel BUG at|blocked for more than|detected stall"
 # DEBUG_LOCKS_WARN_ON and ODEBUG name themselves; SLUB_DEBUG's reports
 # read "BUG kmalloc-64 (Not tainted): Redzone overwritten", no colon.
 bad="$bad|inconsistent lock state|DEBUG_LOCKS_WARN_ON|ODEBUG:|BUG [^ :]+ \((Not tainted|Tainted)"
+# gcarena's own: checkmark's pass over the spans found broken metadata
+# (kmod/cycle.c gca_checkmark_spans(); no arena content can cause it).
+bad="$bad|checkmark: cycle [0-9]+: (heap inconsistent|[0-9]+ heap inconsistencies)"
 # kmemleak: only the detector breaking down.  Leak reports are judged by
 # tests/vm/guest-check.sh --kmemleak, which tells gcarena's leaks from
 # boot-time false positives; its "N new suspected memory leaks" line in
