@@ -22,7 +22,9 @@
  *   gcarena_private.h  this header: the glue's structs, limits, prototypes
  *   gcarena_trace.h    the tracepoints (events/gcarena/)
  *   gcarena_test.c     KUnit tests of the core, a module of its own
- *                      (gcarena_test.ko) for kernels with CONFIG_KUNIT
+ *                      (gcarena_test.ko) for kernels with CONFIG_KUNIT:
+ *                      the host and helpers, including the suites
+ *   kunit/             one KUnit suite per file, part of gcarena_test.c
  *   .kunitconfig       what a kernel needs to run them
  *   Kbuild             the objects of gcarena.ko (and of gcarena_test.ko)
  * The GC core, in kmod/core/ (also built in userspace: tests/unit):
