@@ -322,15 +322,10 @@ void gca_heap_check_spans_begin(struct gca_heap *h, struct gca_check *c)
 bool gca_heap_check_spans_some(struct gca_heap *h, struct gca_check *c,
 			       u32 budget)
 {
+	struct gca_span *s;
+
 	gca_assert_locked(h);
-	while (c->cursor && c->cursor != &h->inuse) {
-		if (!budget--)
-			return false;
-		gca_check_inuse_span(h, c, list_entry(c->cursor,
-						      struct gca_span, all),
-				     false);
-		c->cursor = c->cursor->next;
-	}
-	c->cursor = NULL;
-	return true;
+	while ((s = gca_inuse_next(h, &c->cursor, &budget)))
+		gca_check_inuse_span(h, c, s, false);
+	return !c->cursor;
 }

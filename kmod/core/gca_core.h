@@ -310,6 +310,30 @@ static inline struct gca_span *gca_span_of(struct gca_heap *h, u64 off)
 	return NULL;
 }
 
+/*
+ * One step of a walk over h->inuse in slices (clearing marks, checkmark's
+ * passes, the checker's): the span at *cursor, the cursor moved past it;
+ * NULL when budget is spent (*cursor stays, for the next slice) or the
+ * walk is over (*cursor NULL).  Nothing may leave h->inuse between two
+ * slices of one walk.
+ */
+static inline struct gca_span *gca_inuse_next(struct gca_heap *h,
+					      struct list_head **cursor,
+					      u32 *budget)
+{
+	struct list_head *pos = *cursor;
+
+	if (!pos || pos == &h->inuse) {
+		*cursor = NULL;
+		return NULL;
+	}
+	if (!*budget)
+		return NULL;
+	(*budget)--;
+	*cursor = pos->next;
+	return list_entry(pos, struct gca_span, all);
+}
+
 /* ---- page heap (gca_pageheap.c) ---- */
 /* Bytes of one span struct with its four bitmaps of nwords words each. */
 static inline size_t gca_span_struct_size(u32 nwords)

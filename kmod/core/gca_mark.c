@@ -556,18 +556,12 @@ void gca_mark_clear_begin(struct gca_heap *h)
 
 bool gca_mark_clear_some(struct gca_heap *h, u32 budget)
 {
-	gca_assert_locked(h);
-	while (h->clear_cursor && h->clear_cursor != &h->inuse) {
-		struct gca_span *s;
+	struct gca_span *s;
 
-		if (!budget--)
-			return false;
-		s = list_entry(h->clear_cursor, struct gca_span, all);
+	gca_assert_locked(h);
+	while ((s = gca_inuse_next(h, &h->clear_cursor, &budget)))
 		memset(s->mark_bits, 0, s->nwords * sizeof(u64));
-		h->clear_cursor = h->clear_cursor->next;
-	}
-	h->clear_cursor = NULL;
-	return true;
+	return !h->clear_cursor;
 }
 
 void gca_mark_shade_span(struct gca_heap *h, struct gca_span *s)
@@ -624,31 +618,21 @@ void gca_checkmark_walk_begin(struct gca_heap *h)
 
 bool gca_checkmark_save_some(struct gca_heap *h, u32 budget)
 {
-	gca_assert_locked(h);
-	while (h->ck_cursor && h->ck_cursor != &h->inuse) {
-		struct gca_span *s;
+	struct gca_span *s;
 
-		if (!budget--)
-			return false;
-		s = list_entry(h->ck_cursor, struct gca_span, all);
+	gca_assert_locked(h);
+	while ((s = gca_inuse_next(h, &h->ck_cursor, &budget)))
 		memcpy(s->check_bits, s->mark_bits, s->nwords * sizeof(u64));
-		h->ck_cursor = h->ck_cursor->next;
-	}
-	h->ck_cursor = NULL;
-	return true;
+	return !h->ck_cursor;
 }
 
 bool gca_checkmark_verify_some(struct gca_heap *h, u32 budget)
 {
+	struct gca_span *s;
 	u32 w;
 
 	gca_assert_locked(h);
-	while (h->ck_cursor && h->ck_cursor != &h->inuse) {
-		struct gca_span *s;
-
-		if (!budget--)
-			return false;
-		s = list_entry(h->ck_cursor, struct gca_span, all);
+	while ((s = gca_inuse_next(h, &h->ck_cursor, &budget))) {
 		for (w = 0; w < s->nwords; w++) {
 			u64 lost = s->mark_bits[w] & ~s->check_bits[w] &
 				   gca_live_bits(s, w);
@@ -664,10 +648,8 @@ bool gca_checkmark_verify_some(struct gca_heap *h, u32 budget)
 			h->ck_failures += hweight64(lost);
 			s->mark_bits[w] |= s->check_bits[w];
 		}
-		h->ck_cursor = h->ck_cursor->next;
 	}
-	h->ck_cursor = NULL;
-	return true;
+	return !h->ck_cursor;
 }
 
 void gca_checkmark_save(struct gca_heap *h)
