@@ -64,6 +64,16 @@ static bool gca_zero(const void *p, size_t n)
 	return !memchr_inv(p, 0, n);
 }
 
+/*
+ * What a command needs set up before its handler runs (gca_ioc_op.needs);
+ * -EBADFD otherwise.
+ */
+enum gca_ioc_needs {
+	GCA_NEEDS_NOTHING,
+	GCA_NEEDS_CREATED,	/* GCA_IOC_CREATE done */
+	GCA_NEEDS_MAPPED,	/* and the heap mapped */
+};
+
 static int gca_check_created(struct gca_arena *a)
 {
 	return READ_ONCE(a->created) ? 0 : -EBADFD;
@@ -122,9 +132,6 @@ static int gca_ioc_register(struct gca_ioc_ctx *c)
 	struct gca_thread *t;
 	int tid, ret;
 
-	ret = gca_check_created(a);
-	if (ret)
-		return ret;
 	if (r->flags || r->resv0)
 		return -EINVAL;
 	if (r->stack_lo >= r->stack_hi ||
@@ -216,9 +223,6 @@ static int gca_ioc_unregister(struct gca_ioc_ctx *c)
 	struct gca_thread *t;
 	int ret;
 
-	ret = gca_check_created(a);
-	if (ret)
-		return ret;
 	if (u->flags || u->resv0 || u->nspans > GCA_MAX_RET_SPANS)
 		return -EINVAL;
 	t = gca_thread_get_current(a);
@@ -243,9 +247,6 @@ static int gca_ioc_refill(struct gca_ioc_ctx *c)
 	u64 live0, before;
 	int ret;
 
-	ret = gca_check_mapped(a);
-	if (ret)
-		return ret;
 	if (rf->flags || rf->resv0)
 		return -EINVAL;
 	if (sizeclass < 1 || sizeclass >= GCA_NUM_SIZE_CLASSES)
@@ -381,9 +382,6 @@ static int gca_ioc_alloc_large(struct gca_ioc_ctx *c)
 	s64 backed;
 	int ret;
 
-	ret = gca_check_mapped(a);
-	if (ret)
-		return ret;
 	if (al->flags & ~GCA_ALLOC_NOSCAN)
 		return -EINVAL;
 	if (al->resv0)
@@ -444,9 +442,6 @@ static int gca_ioc_handshake(struct gca_ioc_ctx *c, bool collect)
 	struct gca_thread *t;
 	int ret, err;
 
-	ret = gca_check_created(a);
-	if (ret)
-		return ret;
 	if (hs->flags & ~GCA_HS_FLAGS || hs->resv0 || hs->resv1 ||
 	    hs->nspans > GCA_MAX_RET_SPANS || hs->nwbuf > GCA_WBUF_MAX ||
 	    hs->regs_lo > hs->regs_hi)
@@ -491,9 +486,6 @@ static int gca_ioc_add_roots(struct gca_ioc_ctx *c)
 	u64 end;
 	int ret;
 
-	ret = gca_check_created(a);
-	if (ret)
-		return ret;
 	if (ro->flags)
 		return -EINVAL;
 	if (!ro->len || ro->len > GCA_MAX_ROOT_BYTES ||
@@ -534,9 +526,6 @@ static int gca_ioc_remove_roots(struct gca_ioc_ctx *c)
 	struct gca_root *r;
 	int ret;
 
-	ret = gca_check_created(a);
-	if (ret)
-		return ret;
 	if (ro->flags)
 		return -EINVAL;
 	ret = -ENOENT;
@@ -562,9 +551,6 @@ static int gca_ioc_set_params(struct gca_ioc_ctx *c)
 	u32 old_debug;
 	s64 old_limit;
 
-	ret = gca_check_created(a);
-	if (ret)
-		return ret;
 	if (p->flags & ~GCA_SET_FLAGS)
 		return -EINVAL;
 	if ((p->flags & GCA_SET_DEBUG) &&
@@ -617,9 +603,6 @@ static int gca_ioc_read_stats(struct gca_ioc_ctx *c)
 	struct gca_stats *st = &c->arg->stats;
 	int ret;
 
-	ret = gca_check_created(c->a);
-	if (ret)
-		return ret;
 	if (st->flags)
 		return -EINVAL;
 	ret = gca_arena_fill_stats(c->a, st);
@@ -636,9 +619,6 @@ static int gca_ioc_query(struct gca_ioc_ctx *c)
 	u32 i, nwords;
 	int ret;
 
-	ret = gca_check_created(a);
-	if (ret)
-		return ret;
 	if (q->flags || q->resv0 || !q->n || q->n > GCA_QUERY_MAX)
 		return -EINVAL;
 	nwords = DIV_ROUND_UP(q->n, 64);
@@ -672,6 +652,7 @@ struct gca_ioc_op {
 	u32 size;		/* sizeof the argument this module knows */
 	u32 min_size;		/* where its first version ended */
 	bool any_process;	/* allowed from a process other than the creator */
+	u8 needs;		/* GCA_NEEDS_*: what must be set up before fn */
 };
 
 static int gca_ioc_handshake_op(struct gca_ioc_ctx *c)
@@ -689,7 +670,7 @@ static int gca_ioc_collect_op(struct gca_ioc_ctx *c)
  * to a struct later goes at its end and makes size grow; last, and so
  * min_size, never change.  Every version holds size and flags.
  */
-#define GCA_OP(nr, f, type, last, any)					\
+#define GCA_OP(nr, f, type, last, any, need)				\
 	[_IOC_NR(nr)] = {						\
 		.fn = f,						\
 		.size = sizeof(type),					\
@@ -697,39 +678,40 @@ static int gca_ioc_collect_op(struct gca_ioc_ctx *c)
 			BUILD_BUG_ON_ZERO(offsetofend(type, last) <	\
 					  offsetofend(type, flags)),	\
 		.any_process = any,					\
+		.needs = need,						\
 	}
 static const struct gca_ioc_op gca_ioc_ops[] = {
 	GCA_OP(GCA_IOC_GET_INFO, gca_ioc_get_info, struct gca_info,
-	       class_to_npages, true),
+	       class_to_npages, true, GCA_NEEDS_NOTHING),
 	/*
 	 * resv[] must be 0, so a struct that stops before it asks the same:
 	 * the first version ends at heap_size_out.
 	 */
 	GCA_OP(GCA_IOC_CREATE, gca_ioc_create, struct gca_create,
-	       heap_size_out, false),
+	       heap_size_out, false, GCA_NEEDS_NOTHING),
 	GCA_OP(GCA_IOC_REGISTER_THREAD, gca_ioc_register,
-	       struct gca_thread_reg, hs_seq, false),
+	       struct gca_thread_reg, hs_seq, false, GCA_NEEDS_CREATED),
 	GCA_OP(GCA_IOC_UNREGISTER_THREAD, gca_ioc_unregister,
-	       struct gca_thread_unreg, resv0, false),
+	       struct gca_thread_unreg, resv0, false, GCA_NEEDS_CREATED),
 	GCA_OP(GCA_IOC_REFILL, gca_ioc_refill, struct gca_refill, free_bits,
-	       false),
+	       false, GCA_NEEDS_MAPPED),
 	GCA_OP(GCA_IOC_ALLOC_LARGE, gca_ioc_alloc_large,
-	       struct gca_alloc_large, resv0, false),
+	       struct gca_alloc_large, resv0, false, GCA_NEEDS_MAPPED),
 	GCA_OP(GCA_IOC_HANDSHAKE, gca_ioc_handshake_op,
-	       struct gca_handshake, resv1, false),
+	       struct gca_handshake, resv1, false, GCA_NEEDS_CREATED),
 	GCA_OP(GCA_IOC_COLLECT, gca_ioc_collect_op, struct gca_handshake,
-	       resv1, false),
+	       resv1, false, GCA_NEEDS_CREATED),
 	GCA_OP(GCA_IOC_ADD_ROOTS, gca_ioc_add_roots, struct gca_roots, len,
-	       false),
+	       false, GCA_NEEDS_CREATED),
 	GCA_OP(GCA_IOC_REMOVE_ROOTS, gca_ioc_remove_roots, struct gca_roots,
-	       len, false),
+	       len, false, GCA_NEEDS_CREATED),
 	GCA_OP(GCA_IOC_SET_PARAMS, gca_ioc_set_params, struct gca_params_arg,
-	       memory_limit, false),
+	       memory_limit, false, GCA_NEEDS_CREATED),
 	/* mark_term_retries and mark_slice_max came later */
 	GCA_OP(GCA_IOC_READ_STATS, gca_ioc_read_stats, struct gca_stats,
-	       resv1, false),
+	       resv1, false, GCA_NEEDS_CREATED),
 	GCA_OP(GCA_IOC_QUERY_OBJECTS, gca_ioc_query, struct gca_query, resv0,
-	       false),
+	       false, GCA_NEEDS_CREATED),
 };
 
 long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
@@ -766,6 +748,12 @@ long gca_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	if (!c.arg)
 		return -ENOMEM;
 	ret = copy_struct_from_user(c.arg, op->size, up, usize);
+	if (ret)
+		goto out;
+	if (op->needs == GCA_NEEDS_CREATED)
+		ret = gca_check_created(a);
+	else if (op->needs == GCA_NEEDS_MAPPED)
+		ret = gca_check_mapped(a);
 	if (ret)
 		goto out;
 	/* out fields are the kernel's to fill: the user's bytes are ignored */
