@@ -265,17 +265,10 @@ TEST_F_TIMEOUT(bounds, term_reveals_every_time, 300)
 static const char *cg_make(char *dir, size_t n, const char *name,
 			   const char *max)
 {
-	char buf[64];
+	const char *why = memcg_enable();
 
-	if (geteuid() != 0)
-		return "needs root";
-	if (!path_exists(CG_ROOT "/cgroup.controllers") &&
-	    mount("none", CG_ROOT, "cgroup2", 0, NULL))
-		return "no cgroup2";
-	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
-	    !strstr(buf, "memory"))
-		return "no memory controller";
-	cg_write(CG_ROOT, "cgroup.subtree_control", "+memory");
+	if (why)
+		return why;
 	snprintf(dir, n, CG_ROOT "/gca_%s_%d", name, getpid());
 	if (mkdir(dir, 0755) || cg_write(dir, "memory.max", max))
 		return "cannot make a memory cgroup";

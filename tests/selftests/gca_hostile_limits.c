@@ -367,20 +367,15 @@ __test_helper int memcg_child(uint64_t *got, int rfd, int wfd)
 TEST_F_TIMEOUT(limits, memcg_enomem, 180)
 {
 	char dir[128], buf[64], c;
+	const char *why;
 	uint64_t *got;
 	int status, pfd[2], rfd[2];
 	int64_t oom0, oomk;
 	pid_t pid;
 
-	if (geteuid() != 0)
-		SKIP(return, "needs root");
-	if (!path_exists(CG_ROOT "/cgroup.controllers") &&
-	    mount("none", CG_ROOT, "cgroup2", 0, NULL))
-		SKIP(return, "no cgroup2 at " CG_ROOT ": %s", strerror(errno));
-	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
-	    !strstr(buf, "memory"))
-		SKIP(return, "no memory controller");
-	cg_write(CG_ROOT, "cgroup.subtree_control", "+memory");
+	why = memcg_enable();
+	if (why)
+		SKIP(return, "%s", why);
 	snprintf(dir, sizeof(dir), CG_ROOT "/gca_hostile_%d", getpid());
 	ASSERT_EQ(0, mkdir(dir, 0755) ? errno : 0);
 	ASSERT_EQ(0, cg_write(dir, "memory.max", "33554432"));
@@ -608,20 +603,15 @@ __test_helper int meta_child(struct meta_seen *r, const char *cga,
 TEST_F_TIMEOUT(limits, memcg_metadata, 180)
 {
 	char cga[128], cgq[128], buf[64], c;
+	const char *why;
 	int64_t ooma, oomq;
 	struct meta_seen *r;
 	int status, pfd[2], rfd[2];
 	pid_t pid;
 
-	if (geteuid() != 0)
-		SKIP(return, "needs root");
-	if (!path_exists(CG_ROOT "/cgroup.controllers") &&
-	    mount("none", CG_ROOT, "cgroup2", 0, NULL))
-		SKIP(return, "no cgroup2 at " CG_ROOT ": %s", strerror(errno));
-	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
-	    !strstr(buf, "memory"))
-		SKIP(return, "no memory controller");
-	cg_write(CG_ROOT, "cgroup.subtree_control", "+memory");
+	why = memcg_enable();
+	if (why)
+		SKIP(return, "%s", why);
 	snprintf(cga, sizeof(cga), CG_ROOT "/gca_meta_a_%d", getpid());
 	snprintf(cgq, sizeof(cgq), CG_ROOT "/gca_meta_q_%d", getpid());
 	ASSERT_EQ(0, mkdir(cga, 0755) ? errno : 0);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -404,6 +405,26 @@ static inline int cg_write(const char *dir, const char *file,
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	return write_file(path, val);
+}
+
+/*
+ * cgroup2 at CG_ROOT with its memory controller enabled for children
+ * (mounted if need be): NULL, or why a test must skip.
+ */
+static inline const char *memcg_enable(void)
+{
+	char buf[64];
+
+	if (geteuid() != 0)
+		return "needs root";
+	if (!path_exists(CG_ROOT "/cgroup.controllers") &&
+	    mount("none", CG_ROOT, "cgroup2", 0, NULL))
+		return "no cgroup2 at " CG_ROOT;
+	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
+	    !strstr(buf, "memory"))
+		return "no memory controller";
+	cg_write(CG_ROOT, "cgroup.subtree_control", "+memory");
+	return NULL;
 }
 
 /* The file's whole number, or -1. */
