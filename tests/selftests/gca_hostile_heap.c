@@ -1390,7 +1390,14 @@ TEST_F_TIMEOUT(heap, checkmark_counts_a_data_word, 120)
 	       (unsigned long long)(m1.checkmark_cycles - m0.checkmark_cycles),
 	       (unsigned long long)(m1.checkmark_failures -
 				    m0.checkmark_failures));
-	EXPECT_LE(3U, mark_rounds);	/* barrier, scan, a flush round */
+	/*
+	 * The plant ran, at the scan round: the barrier's round and the
+	 * scan's are each seen, as this loop answers the first.  Later
+	 * ones may go unseen (the plant's refill answers the scan round,
+	 * then gca_poll() the flush round before the loop looks again), so
+	 * the count is of sightings, not of rounds.
+	 */
+	ASSERT_LE(2U, mark_rounds);
 	EXPECT_EQ(m0.checkmark_cycles + 1, m1.checkmark_cycles);
 	/*
 	 * The dead object, "found in marked object" (the kernel log, unless
