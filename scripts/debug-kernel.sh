@@ -23,9 +23,11 @@
 #   VERSION-HASH/build.log  the build's output
 #
 # VERSION is the linux-source-6.1 package version, HASH the first 12 hex
-# digits of the sha256 of tests/vm/debug.config, the compiler's version
-# line and this script's RECIPE number: editing the fragment, upgrading
-# gcc or changing how the kernel is built gives a new entry.  Entries of
+# digits of the sha256 of tests/vm/debug.config's settings (its comments
+# and blank lines left out, "# CONFIG_X is not set" kept), the compiler's
+# version line and this script's RECIPE number: changing an option,
+# upgrading gcc or changing how the kernel is built gives a new entry;
+# rewording a comment does not.  Entries of
 # other source versions are deleted once a build succeeds (their source
 # is gone from /usr/src anyway).  `rm -rf /var/cache/gcarena/debug-kernel`
 # reclaims all of it.
@@ -62,11 +64,18 @@ srcver()
 	dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true
 }
 
+# The lines of the fragment that change the kernel.
+fragment_settings()
+{
+	grep -E -v '^[[:space:]]*(#|$)' "$fragment"
+	grep -E '^# CONFIG_[A-Za-z0-9_]+ is not set$' "$fragment"
+}
+
 # The cache entry for this fragment, compiler and source version.
 entry_for()
 {
 	local ver=$1 hash
-	hash=$( { cat "$fragment"; echo "recipe=$RECIPE";
+	hash=$( { fragment_settings; echo "recipe=$RECIPE";
 		  gcc --version 2>/dev/null | head -n 1; } |
 		sha256sum | cut -c1-12)
 	echo "$cache/$ver-$hash"
