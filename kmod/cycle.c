@@ -44,13 +44,17 @@
  *     Allocation is black; mutators
  *     that allocate during the mark owe marking work in proportion
  *     (gca_mark_assist()).
+ *     A thread that answers any later round of the mark from deeper in
+ *     its stack than it was scanned at scans the new part first, dead
+ *     stack between new frames included (mutator.c, gca_stack_grew()).
  *  3b. MARK, stage FLUSH (Go's gcMarkDone ragged barrier): rounds at
  *     which each thread flushes its barrier buffer and cache and goes on,
  *     the queue drained meanwhile, until a round finds nothing new to
  *     mark (or GCA_FLUSH_ROUNDS): what is left for mark termination, with
  *     the threads held, is what they stored since the last round.
  *  4. MARK_TERM: a handshake at which each thread flushes its barrier
- *     buffer and its cache and is held; the queue is drained for the last
+ *     buffer and its cache (and scans what its stack grew by, as in 3)
+ *     and is held; the queue is drained for the last
  *     time (nothing can add to it: every thread is held or parked), one
  *     slice at most: if more is left (the flushed buffers led to a large
  *     unmarked structure), the threads are released into another FLUSH
@@ -61,8 +65,10 @@
  *     3), and any object the concurrent mark missed is reported (Go's
  *     gccheckmark).  The re-mark leaves out the signal handler's frames
  *     and registers of a thread held by an answer from its preempt
- *     signal handler (why that hides no real miss: mutator.c).  The
- *     re-mark is as conservative as the mark: a data word naming a dead
+ *     signal handler (why that hides no real miss: mutator.c); the
+ *     rest of each stack the mark has seen, stale words of dead stack
+ *     included (3).  The re-mark is as conservative as the mark: a data
+ *     word naming a dead
  *     object, in an object allocated during the mark (black, so never
  *     scanned by it), counts as a miss although nothing is lost.  Last,
  *     still held, the core's checker goes over every in-use span's own

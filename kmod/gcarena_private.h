@@ -153,6 +153,11 @@ struct gca_thread {
 	u64 acked_seq;			/* last handshake answered */
 	u64 barrier_cycle;		/* last cycle whose barrier it turned on */
 	u64 scanned_cycle;		/* last scan its stack was scanned in */
+	/*
+	 * with scanned_cycle the scan in force: its stack is scanned from
+	 * here up (gca_stack_grew(), mutator.c)
+	 */
+	u64 scanned_sp;
 	u64 signalled_seq;		/* last handshake it was signalled for */
 	/*
 	 * in gca_enter_blocking(): answers for itself, stack scanned by others

@@ -19,6 +19,10 @@
  * (gca_park_scan()), otherwise whichever thread comes first does
  * (gca_help_scan(): a process thread, or the collector thread through
  * the mm's page tables, gca_collector_help() in cycle.c).
+ * A thread's scan covers its stack from the sp it was scanned at up; one
+ * that answers or parks later in the mark with a deeper sp scans what lies
+ * in between first (gca_stack_grew()), so that by mark termination the
+ * mark has seen every word checkmark's re-scan will read.
  * GCA_IOC_COLLECT runs the same loop, from a registered thread or not,
  * until a full cycle begun after the call has ended, helping meanwhile.
  * A thread that allocates during the mark owes marking work for it
@@ -165,6 +169,16 @@ void gca_mark_assist(struct gca_arena *a, struct gca_thread *t, u64 live0)
 }
 
 /*
+ * Where a scan of the stack [lo, hi) from sp begins.  sp is untrusted:
+ * outside the registered stack (a handler on an alternate stack, or a
+ * lie) the whole stack is scanned.
+ */
+static u64 gca_stack_start(u64 lo, u64 hi, u64 sp)
+{
+	return sp < lo || sp > hi ? lo : sp;
+}
+
+/*
  * Scan a stack from sp up to hi, leaving out [skip_lo, skip_hi) (a
  * signal handler's frames and registers, for checkmark: see the top).
  * mm: NULL from a process thread, else the collector's (roots.c).
@@ -174,13 +188,8 @@ static int gca_scan_stack(struct gca_arena *a, struct mm_struct *mm,
 {
 	int ret = 0;
 
-	/*
-	 * sp and the skipped range are untrusted.  Outside the registered
-	 * stack (a handler on an alternate stack, or a lie) sp is lo and
-	 * the whole stack is scanned; the skip is clamped to what is.
-	 */
-	if (sp < lo || sp > hi)
-		sp = lo;
+	/* the skip is untrusted too: clamped to what is scanned */
+	sp = gca_stack_start(lo, hi, sp);
 	skip_lo = clamp(skip_lo, sp, hi);
 	skip_hi = clamp(skip_hi, skip_lo, hi);
 	if (skip_lo > sp)
@@ -253,68 +262,102 @@ int gca_help_scan(struct gca_arena *a, struct mm_struct *mm)
 	p = gca_thread_by_tid(a, tid);
 	if (p) {
 		p->park_claimed = false;
-		if (!err && p->parked && a->scan_id == scan)
+		if (!err && p->parked && a->scan_id == scan) {
 			p->scanned_cycle = scan;
+			p->scanned_sp = gca_stack_start(lo, hi, sp);
+		}
 	}
 	gca_wake_collector(a);
 	return err ? err : 1;
 }
 
 /*
+ * Has t's stack grown below what the scan in force covered (t scanned in
+ * it, now at sp)?  Then the words in between are scanned too, before t
+ * answers or parks: during a mark, what a thread's stack has had scanned
+ * only grows.  What lies there is new frames, and dead stack they did
+ * not overwrite: stale words the hybrid barrier does not need to see (a
+ * pointer a thread loads after its scan names an object marked already,
+ * or allocated black), but which checkmark's re-scan from where the
+ * thread is held at mark termination reads.  Unscanned, a stale word
+ * naming a dead object that the mark left white counts as a miss there.
+ * Not during checkmark's own re-scan (heap.checking), which reads the
+ * stacks whole.
+ */
+static bool gca_stack_grew(struct gca_arena *a, struct gca_thread *t, u64 sp)
+{
+	lockdep_assert_held(&a->lock);
+	return !a->heap.checking && t->scanned_cycle == a->scan_id &&
+	       gca_stack_start(t->stack_lo, t->stack_hi, sp) < t->scanned_sp;
+}
+
+/*
  * t parks while its stack is due for scanning (it had not answered the
- * scan round yet): scan it now, from the park's sp.  Left to the others,
- * the scan would wait for another thread's next handshake, which may not
- * come before this cycle's end, which is waiting for it.  Called with
- * a->lock held; drops it around the scan.
+ * scan round yet), or below where it was scanned (gca_stack_grew()):
+ * scan it now, from the park's sp.  Left to the others, the scan would
+ * wait for another thread's next handshake, which may not come before
+ * this cycle's end, which is waiting for it.  Called with a->lock held;
+ * drops it around the scan.
  */
 static void gca_park_scan(struct gca_arena *a, struct gca_thread *t)
 {
-	u64 scan = a->scan_id, t0;
+	u64 scan = a->scan_id, t0, sp, hi = t->stack_hi;
 	int err;
 
 	if ((a->phase != GCA_PHASE_MARK && a->phase != GCA_PHASE_MARK_TERM) ||
-	    a->stage == GCA_STAGE_BARRIER ||
-	    t->scanned_cycle == scan || t->park_claimed)
+	    a->stage == GCA_STAGE_BARRIER || t->park_claimed)
 		return;
+	if (gca_stack_grew(a, t, t->park_sp))
+		hi = t->scanned_sp;
+	else if (t->scanned_cycle == scan)
+		return;
+	sp = gca_stack_start(t->stack_lo, t->stack_hi, t->park_sp);
 	t->park_claimed = true;
 	t0 = ktime_get_ns();
 	mutex_unlock(&a->lock);
-	err = gca_scan_stack(a, NULL, t->stack_lo, t->stack_hi,
-			     t->park_sp, 0, 0);
+	err = gca_scan_stack(a, NULL, t->stack_lo, hi, sp, 0, 0);
 	gca_lock_mutator(a);
 	/* t is the caller's own, pinned by its ioctl (t->busy) */
 	t->park_claimed = false;
 	gca_record_pause(a, ktime_get_ns() - t0);
-	if (!err && t->parked && a->scan_id == scan)
+	if (!err && t->parked && a->scan_id == scan) {
 		t->scanned_cycle = scan;
+		t->scanned_sp = sp;
+	}
 }
 
 /*
- * t's stack is due for the scan in force: scan it from the sp it answers
- * at, in its own context (copy_from_user()), under checkmark without a
- * signal handler's frames and registers (see the top of this file).  Called with
- * a->lock held; drops it around the scan.  0 or -errno.
+ * t's stack is due for the scan in force, or has grown below it
+ * (gca_stack_grew()): scan it, or what is new, from the sp it answers
+ * at, in its own context (copy_from_user()); under checkmark without a
+ * signal handler's frames and registers (see the top of this file).
+ * Called with a->lock held; drops it around the scan.  0 or -errno.
  */
 static int gca_scan_own_stack(struct gca_arena *a, struct gca_thread *t,
 			      const struct gca_handshake *hs, bool collect)
 {
 	u64 scan = a->scan_id, lo = t->stack_lo, hi = t->stack_hi;
+	u64 sp = gca_stack_start(lo, hi, hs->sp);
 	u64 ts = ktime_get_ns(), skip_lo = 0, skip_hi = 0;
 	int err;
 
 	lockdep_assert_held(&a->lock);
-	if (a->heap.checking) {
+	if (gca_stack_grew(a, t, sp)) {
+		hi = t->scanned_sp;
+	} else if (a->heap.checking) {
 		skip_lo = hs->regs_lo;
 		skip_hi = hs->regs_hi;
 	}
 	mutex_unlock(&a->lock);
-	err = gca_scan_stack(a, NULL, lo, hi, hs->sp, skip_lo, skip_hi);
+	err = gca_scan_stack(a, NULL, lo, hi, sp, skip_lo, skip_hi);
 	gca_lock_mutator(a);
 	/* gca_collect()'s caller records its pieces of work */
 	if (collect)
 		gca_record_pause(a, ktime_get_ns() - ts);
-	if (!err && a->scan_id == scan)
+	if (!err && a->scan_id == scan) {
 		t->scanned_cycle = scan;
+		t->scanned_sp = sp;
+	}
 	gca_wake_collector(a);
 	return err;
 }
@@ -384,7 +427,8 @@ static int gca_answer_rounds(struct gca_arena *a, struct gca_thread *t,
 		 * would shade what it holds after the final drain.
 		 */
 		if (t && in_cycle && a->stage != GCA_STAGE_BARRIER &&
-		    t->scanned_cycle != a->scan_id) {
+		    (t->scanned_cycle != a->scan_id ||
+		     gca_stack_grew(a, t, hs->sp))) {
 			*worked = true;
 			ret = gca_scan_own_stack(a, t, hs, collect);
 			if (ret)

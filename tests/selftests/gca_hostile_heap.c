@@ -1406,6 +1406,90 @@ TEST_F_TIMEOUT(heap, checkmark_counts_a_data_word, 120)
 	EXPECT_EQ(m0.checkmark_failures + 1, m1.checkmark_failures);
 }
 
+/*
+ * A stale word in dead stack is not a miss.  The thread leaves a dead
+ * object's address in a frame SS_DEPTH below its loop and returns (dead
+ * stack: deeper than the library clears below a handshake, 16 KiB),
+ * answers the barrier, scan and flush rounds from the loop, above that
+ * word, and answers mark termination from a frame deep enough to cover
+ * it, uninitialised.  Checkmark's re-scan at termination reads the
+ * stack from where the thread is held, stale word included: unless the
+ * mark saw those words too, the dead object counts as missed.
+ */
+#define SS_DEPTH	(48 * 1024)
+
+static noinline void ss_leave_stale(void)
+{
+	volatile uint64_t buf[SS_DEPTH / sizeof(uint64_t)];
+
+	buf[0] = dw_dead ^ DW_HIDE;	/* the frame's lowest word */
+	__asm__ __volatile__("" : : "r"(buf) : "memory");
+}
+
+static noinline void ss_answer_deep(struct gca_arena *a)
+{
+	volatile char pad[SS_DEPTH + 16 * 1024];
+
+	__asm__ __volatile__("" : : "r"(pad) : "memory");
+	gca_poll(a);
+}
+
+TEST_F_TIMEOUT(heap, stale_stack_word_not_a_miss, 120)
+{
+	struct gca_params prm = {
+		.flags = GCA_PARAM_GC_PERCENT,
+		.gc_percent = -1,
+		.preempt_signal = -1,	/* the loop answers, nobody else */
+		.heap_size = 64 * SZ_1M,
+	};
+	struct gca_memstats m0, m1;
+	const struct gca_ctrl *ctrl;
+	unsigned int deep = 0;
+	uint64_t last, ng;
+	pthread_t th;
+	void *ret;
+
+	ASSERT_EQ(0, gca_open(&self->a, &prm));
+	ASSERT_LE(0, gca_set_debug(self->a, GCA_DEBUG_CHECKMARK));
+	ASSERT_EQ(0, pthread_create(&th, NULL, dw_make_dead, self->a));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_NE(0ULL, (unsigned long long)dw_dead);
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m0));
+
+	ctrl = gca_ctrl(self->a);
+	last = __atomic_load_n(&ctrl->hs_seq, __ATOMIC_ACQUIRE);
+	ng = gca_num_gc(self->a);
+	ss_leave_stale();
+	ASSERT_EQ(0, pthread_create(&th, NULL, dw_collect, self->a));
+	while (gca_num_gc(self->a) == ng) {
+		uint64_t seq = __atomic_load_n(&ctrl->hs_seq, __ATOMIC_ACQUIRE);
+
+		if (seq == last) {
+			sched_yield();
+			continue;
+		}
+		if (__atomic_load_n(&ctrl->phase, __ATOMIC_ACQUIRE) ==
+		    GCA_PHASE_MARK_TERM) {
+			ss_answer_deep(self->a);
+			deep++;
+		} else {
+			gca_poll(self->a);
+		}
+		last = seq;
+	}
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	ASSERT_EQ(NULL, ret);
+	ASSERT_EQ(0, gca_read_memstats(self->a, &m1));
+	TH_LOG("%u terminations answered deep; checkmark: %llu cycles, %llu missed",
+	       deep,
+	       (unsigned long long)(m1.checkmark_cycles - m0.checkmark_cycles),
+	       (unsigned long long)(m1.checkmark_failures -
+				    m0.checkmark_failures));
+	ASSERT_LE(1U, deep);
+	EXPECT_EQ(m0.checkmark_cycles + 1, m1.checkmark_cycles);
+	EXPECT_EQ(m0.checkmark_failures, m1.checkmark_failures);
+}
+
 /* Last: the module is still fully working. */
 TEST_F_TIMEOUT(heap, still_working, 120)
 {
