@@ -66,8 +66,10 @@
  *     gccheckmark).  The re-mark leaves out the signal handler's frames
  *     and registers of a thread held by an answer from its preempt
  *     signal handler (why that hides no real miss: mutator.c); the
- *     rest of each stack the mark has seen, stale words of dead stack
- *     included (3).  The re-mark is as conservative as the mark: a data
+ *     mark has read every part of each stack it reads, stale words of
+ *     dead stack included (3), though not dead registers spilled into
+ *     a part after the mark read it (a false miss that stays).  The
+ *     re-mark is as conservative as the mark: a data
  *     word naming a dead
  *     object, in an object allocated during the mark (black, so never
  *     scanned by it), counts as a miss although nothing is lost.  Last,

@@ -22,7 +22,10 @@
  * A thread's scan covers its stack from the sp it was scanned at up; one
  * that answers or parks later in the mark with a deeper sp scans what lies
  * in between first (gca_stack_grew()), so that by mark termination the
- * mark has seen every word checkmark's re-scan will read.
+ * mark has read every part of the stack checkmark's re-scan will read,
+ * though not what was written into a part after it was read: dead
+ * registers a call or a signal frame spills there are still read by
+ * checkmark alone (a false miss that stays, README "Reliability").
  * GCA_IOC_COLLECT runs the same loop, from a registered thread or not,
  * until a full cycle begun after the call has ended, helping meanwhile.
  * A thread that allocates during the mark owes marking work for it
